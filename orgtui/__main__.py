@@ -1,0 +1,5 @@
+import sys
+
+from orgtui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,621 @@
+"""``org.toml`` -> typed, validated dataclasses.
+
+The file is the org's source code, written by hand, so every error says which file, which
+key path (``agent[2].backend``), what was found, what is allowed, and a "did you mean" when
+a typo is the likely cause. Unknown keys are errors too: a misspelt ``share_gpu`` silently
+ignored would pin two agents to one GPU.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orgtui.errors import OrgtuiError
+from orgtui.names import MAX_NAME_LENGTH, is_valid_name
+from orgtui.paths import CONFIG_NAME, OrgPaths
+
+BACKENDS = ("claude", "codex", "builtin", "scripted", "shell", "command")
+LAYOUTS = ("windows", "grid")
+PROVIDERS = ("anthropic", "openai")
+DEFAULT_BACKEND = "claude"
+DEFAULT_ROLE = "researcher"
+BUNDLED_ROLES_DIR = Path(__file__).resolve().parent.parent / "roles"
+
+
+class ConfigError(OrgtuiError):
+    """An ``org.toml`` that cannot be used; the message names file, key and fix."""
+
+    def __init__(self, file: Path | str, key: str | None, problem: str) -> None:
+        self.file = Path(file)
+        self.key = key
+        self.problem = problem
+        where = f"{self.file}: {key}" if key else f"{self.file}"
+        super().__init__(f"{where}: {problem}")
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class OrgSection:
+    """``[org]``: who this org is and what it works on."""
+
+    name: str
+    program: str
+    task: str
+    layout: str = "windows"
+    grid_max: int = 8
+
+    @property
+    def program_branch(self) -> str:
+        return f"prog/{self.program}"
+
+    @property
+    def session_name(self) -> str:
+        return f"orgtui-{self.name}"
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One ``[[agent]]`` seat; ``gpu`` is already resolved (explicit or auto)."""
+
+    name: str
+    role: str
+    backend: str
+    gpu: int | None = None
+    share_gpu: bool = False
+    command: str | None = None
+    playbook: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    skip_permissions: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def branch(self, program: str) -> str:
+        return f"feat/{program}/{self.name}"
+
+
+@dataclass(frozen=True)
+class StandupSpec:
+    """``[process.standup]``: either every N seconds or daily at a wall-clock time."""
+
+    every_s: float | None = None
+    at: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewSpec:
+    """``[process.review]``: experiments are pre-registered with ``orgtui propose``."""
+
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class WorktreeSpec:
+    """``[worktree]``: files copied into, and a command run in, every new worktree."""
+
+    copy: tuple[str, ...] = ()
+    setup: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerSpec:
+    """``[ledger]``: the baseline variant and the significance level of verdicts."""
+
+    baseline: str | None = None
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """``[gpu]``: where telemetry comes from and how often it is sampled."""
+
+    source: str = "auto"
+    sample_every_s: float = 1.0
+    history_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class SupervisorSpec:
+    """``[supervisor]``: liveness tick, restart backoff and failure limit, nudges."""
+
+    tick_s: float = 1.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    restart_limit: int = 5
+    restart_window_s: float = 600.0
+    nudge: bool = True
+
+
+@dataclass(frozen=True)
+class OrgConfig:
+    """A whole validated ``org.toml``."""
+
+    file: Path
+    org: OrgSection
+    default_backend: str
+    gpus: str
+    agents: tuple[AgentSpec, ...]
+    standup: StandupSpec | None = None
+    review: ReviewSpec = field(default_factory=ReviewSpec)
+    worktree: WorktreeSpec = field(default_factory=WorktreeSpec)
+    ledger: LedgerSpec = field(default_factory=LedgerSpec)
+    gpu: GpuSpec = field(default_factory=GpuSpec)
+    supervisor: SupervisorSpec = field(default_factory=SupervisorSpec)
+    keys: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.file.parent
+
+    @property
+    def paths(self) -> OrgPaths:
+        return OrgPaths(self.root)
+
+    def agent(self, name: str) -> AgentSpec:
+        for spec in self.agents:
+            if spec.name == name:
+                return spec
+        raise ConfigError(
+            self.file, None, f"no agent named {name!r}{_suggest(name, self.agent_names)}"
+        )
+
+    @property
+    def agent_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.agents)
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def _suggest(value: object, allowed: Iterable[str]) -> str:
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """``"24h"``, ``"30m"``, ``"90s"``, ``"500ms"`` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration")
+    if isinstance(value, int | float):
+        if value <= 0:
+            raise ValueError("a duration must be positive")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if match:
+            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            if seconds > 0:
+                return seconds
+    raise ValueError('expected a duration such as "90s", "30m", "24h" or a number of seconds')
+
+
+class _Reader:
+    """Reads one table with typed getters that raise ``ConfigError`` naming the key path."""
+
+    def __init__(self, file: Path, table: Mapping[str, Any], path: str) -> None:
+        self.file = file
+        self.table = table
+        self.path = path
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), problem)
+
+    def only(self, allowed: Iterable[str]) -> None:
+        allowed = list(allowed)
+        for name in self.table:
+            if name not in allowed:
+                raise self.fail(
+                    name,
+                    f"unknown key; allowed here: {', '.join(allowed)}{_suggest(name, allowed)}",
+                )
+
+    def str(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+        if name not in self.table:
+            if required:
+                raise self.fail(name, "missing; this key is required")
+            return default
+        value = self.table[name]
+        if not isinstance(value, str):
+            raise self.fail(name, f"found {value!r}; expected a string in quotes")
+        return value
+
+    def name(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+        value = self.str(name, default, required=required)
+        if value is not None and not is_valid_name(value):
+            raise self.fail(
+                name,
+                f"found {value!r}; names use lowercase letters, digits, '-' and '_', start "
+                f"with a letter or digit, at most {MAX_NAME_LENGTH} characters",
+            )
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.str(name, default)
+        assert value is not None
+        if value not in allowed:
+            raise self.fail(
+                name,
+                f"found {value!r}; allowed: {', '.join(allowed)}{_suggest(value, allowed)}",
+            )
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.table.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, f"found {value!r}; expected true or false")
+        return value
+
+    def int(self, name: str, default: int | None, *, minimum: int = 0) -> int | None:
+        if name not in self.table:
+            return default
+        value = self.table[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, f"found {value!r}; expected a whole number >= {minimum}")
+        if value < minimum:
+            raise self.fail(name, f"found {value}; expected a whole number >= {minimum}")
+        return value
+
+    def float(self, name: str, default: float, *, low: float, high: float) -> float:
+        value = self.table.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(name, f"found {value!r}; expected a number")
+        if not low < value < high:
+            raise self.fail(name, f"found {value}; expected a number between {low} and {high}")
+        return float(value)
+
+    def duration(self, name: str, default: float | None) -> float | None:
+        if name not in self.table:
+            return default
+        try:
+            return parse_duration(self.table[name])
+        except ValueError as error:
+            raise self.fail(name, f"found {self.table[name]!r}; {error}") from None
+
+    def str_list(self, name: str) -> tuple[str, ...]:
+        value = self.table.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(name, f"found {value!r}; expected a list of strings")
+        return tuple(value)
+
+    def str_table(self, name: str) -> dict[str, str]:
+        value = self.table.get(name, {})
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise self.fail(name, f"found {value!r}; expected a table of strings")
+        return dict(value)
+
+    def table_of(self, name: str) -> _Reader:
+        value = self.table.get(name, {})
+        if not isinstance(value, dict):
+            raise self.fail(name, f"found {value!r}; expected a table [{self.key(name)}]")
+        return _Reader(self.file, value, self.key(name))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(root_or_file: Path | str) -> OrgConfig:
+    """Read and validate ``org.toml`` (given its directory or the file itself)."""
+    path = Path(root_or_file)
+    file = path / CONFIG_NAME if path.is_dir() else path
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, None, "not found; run `orgtui init` to write one") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(file, None, f"not UTF-8 text ({error.reason})") from None
+    return parse_config(text, file)
+
+
+_TOML_LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def parse_config(text: str, file: Path | str = CONFIG_NAME) -> OrgConfig:
+    """Validate TOML text as an org; ``file`` is used in messages and to find ``roles/``."""
+    file = Path(file).resolve() if Path(file).is_absolute() else Path(file)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        match = _TOML_LINE_RE.search(message)
+        detail = _TOML_LINE_RE.sub("", message).strip()
+        if match:
+            raise ConfigError(
+                file,
+                f"line {match.group(1)}",
+                f"TOML syntax error: {detail} (column {match.group(2)})",
+            ) from None
+        raise ConfigError(file, None, f"TOML syntax error: {detail}") from None
+    return _build(data, file)
+
+
+_TOP_KEYS = (
+    "org",
+    "defaults",
+    "agent",
+    "process",
+    "worktree",
+    "ledger",
+    "gpu",
+    "supervisor",
+    "keys",
+)
+_AGENT_KEYS = (
+    "name",
+    "role",
+    "backend",
+    "gpu",
+    "share_gpu",
+    "command",
+    "playbook",
+    "model",
+    "provider",
+    "skip_permissions",
+    "env",
+)
+_DEFAULT_KEYS = ("backend", "gpus", "role", "model", "provider", "skip_permissions")
+
+
+def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
+    top = _Reader(file, data, "")
+    top.only(_TOP_KEYS)
+    if "org" not in data:
+        raise ConfigError(file, "org", "missing; add an [org] table with name, program and task")
+
+    org_table = top.table_of("org")
+    org_table.only(("name", "program", "task", "layout", "grid_max"))
+    name = org_table.name("name", required=True)
+    org = OrgSection(
+        name=name or "",
+        program=org_table.name("program", name) or "",
+        task=org_table.str("task", required=True) or "",
+        layout=org_table.choice("layout", LAYOUTS, "windows"),
+        grid_max=org_table.int("grid_max", 8, minimum=1) or 8,
+    )
+    if not org.task.strip():
+        raise org_table.fail("task", "is empty; say what the org should achieve")
+
+    defaults = top.table_of("defaults")
+    defaults.only(_DEFAULT_KEYS)
+    default_backend = defaults.choice("backend", BACKENDS, DEFAULT_BACKEND)
+    default_role = defaults.name("role", DEFAULT_ROLE) or DEFAULT_ROLE
+    gpus = defaults.str("gpus", "auto") or "auto"
+    if gpus not in ("auto", "none"):
+        raise defaults.fail("gpus", f"found {gpus!r}; allowed: auto, none")
+    default_provider = defaults.str("provider")
+    if default_provider is not None and default_provider not in PROVIDERS:
+        raise defaults.fail(
+            "provider",
+            f"found {default_provider!r}; allowed: {', '.join(PROVIDERS)}"
+            f"{_suggest(default_provider, PROVIDERS)}",
+        )
+
+    agents = _build_agents(file, data.get("agent", []), default_backend, default_role, defaults)
+    agents = _assign_gpus(file, agents, gpus)
+
+    process = top.table_of("process")
+    process.only(("standup", "review"))
+    standup = None
+    if "standup" in process.table:
+        table = process.table_of("standup")
+        table.only(("every", "at"))
+        every = table.duration("every", None)
+        at = table.str("at")
+        if at is not None and not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", at):
+            raise table.fail("at", f'found {at!r}; expected a 24-hour time such as "09:00"')
+        if (every is None) == (at is None):
+            raise ConfigError(
+                file, "process.standup", 'give exactly one of every = "24h" or at = "09:00"'
+            )
+        standup = StandupSpec(every_s=every, at=at)
+    review_table = process.table_of("review")
+    review_table.only(("required",))
+    review = ReviewSpec(required=review_table.bool("required", False))
+
+    worktree_table = top.table_of("worktree")
+    worktree_table.only(("copy", "setup"))
+    copies = worktree_table.str_list("copy")
+    for index, item in enumerate(copies):
+        if item.startswith("/") or ".." in Path(item).parts:
+            raise ConfigError(
+                file,
+                f"worktree.copy[{index}]",
+                f"found {item!r}; use a path relative to the research repo, without '..'",
+            )
+    worktree = WorktreeSpec(copy=copies, setup=worktree_table.str("setup"))
+
+    ledger_table = top.table_of("ledger")
+    ledger_table.only(("baseline", "alpha"))
+    ledger = LedgerSpec(
+        baseline=ledger_table.name("baseline"),
+        alpha=ledger_table.float("alpha", 0.05, low=0.0, high=0.5),
+    )
+
+    gpu_table = top.table_of("gpu")
+    gpu_table.only(("source", "sample_every", "history"))
+    source = gpu_table.str("source", "auto") or "auto"
+    if source not in ("auto", "nvml", "none") and not source.startswith("replay:"):
+        raise gpu_table.fail(
+            "source",
+            f"found {source!r}; allowed: auto, nvml, none, replay:PATH"
+            f"{_suggest(source, ('auto', 'nvml', 'none'))}",
+        )
+    gpu = GpuSpec(
+        source=source,
+        sample_every_s=gpu_table.duration("sample_every", 1.0) or 1.0,
+        history_s=gpu_table.duration("history", 3600.0) or 3600.0,
+    )
+
+    sup = top.table_of("supervisor")
+    sup.only(("tick", "backoff_initial", "backoff_max", "restart_limit", "restart_window", "nudge"))
+    supervisor = SupervisorSpec(
+        tick_s=sup.duration("tick", 1.0) or 1.0,
+        backoff_initial_s=sup.duration("backoff_initial", 1.0) or 1.0,
+        backoff_max_s=sup.duration("backoff_max", 60.0) or 60.0,
+        restart_limit=sup.int("restart_limit", 5, minimum=1) or 5,
+        restart_window_s=sup.duration("restart_window", 600.0) or 600.0,
+        nudge=sup.bool("nudge", True),
+    )
+
+    keys = top.str_table("keys")
+
+    config = OrgConfig(
+        file=file,
+        org=org,
+        default_backend=default_backend,
+        gpus=gpus,
+        agents=tuple(agents),
+        standup=standup,
+        review=review,
+        worktree=worktree,
+        ledger=ledger,
+        gpu=gpu,
+        supervisor=supervisor,
+        keys=keys,
+        defaults=dict(defaults.table),
+    )
+    _check_roles(config)
+    return config
+
+
+def _build_agents(
+    file: Path,
+    raw: object,
+    default_backend: str,
+    default_role: str,
+    defaults: _Reader,
+) -> list[AgentSpec]:
+    if not isinstance(raw, list):
+        raise ConfigError(file, "agent", "expected [[agent]] tables (double brackets)")
+    agents: list[AgentSpec] = []
+    seen: dict[str, int] = {}
+    for index, table in enumerate(raw):
+        if not isinstance(table, dict):
+            raise ConfigError(file, f"agent[{index}]", "expected a table")
+        reader = _Reader(file, table, f"agent[{index}]")
+        reader.only(_AGENT_KEYS)
+        name = reader.name("name", required=True) or ""
+        if name in seen:
+            raise reader.fail("name", f"duplicate agent name {name!r} (also agent[{seen[name]}])")
+        if name == "supervisor" or name.startswith("wall-"):
+            raise reader.fail("name", f"{name!r} is reserved for orgtui's own tmux windows")
+        seen[name] = index
+        backend = reader.choice("backend", BACKENDS, default_backend)
+        command = reader.str("command")
+        if backend == "command" and not command:
+            raise reader.fail("command", 'missing; backend "command" needs command = "..."')
+        provider = reader.str("provider", defaults.str("provider"))
+        if provider is not None and provider not in PROVIDERS:
+            raise reader.fail(
+                "provider",
+                f"found {provider!r}; allowed: {', '.join(PROVIDERS)}{_suggest(provider, PROVIDERS)}",
+            )
+        env = reader.str_table("env")
+        for key in env:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                raise ConfigError(file, f"agent[{index}].env.{key}", "not a valid variable name")
+        agents.append(
+            AgentSpec(
+                name=name,
+                role=reader.name("role", default_role) or default_role,
+                backend=backend,
+                gpu=reader.int("gpu", None, minimum=0),
+                share_gpu=reader.bool("share_gpu", False),
+                command=command,
+                playbook=reader.str("playbook"),
+                model=reader.str("model", defaults.str("model")),
+                provider=provider,
+                skip_permissions=reader.bool(
+                    "skip_permissions", defaults.bool("skip_permissions", False)
+                ),
+                env=env,
+            )
+        )
+    return agents
+
+
+def _assign_gpus(file: Path, agents: list[AgentSpec], gpus: str) -> list[AgentSpec]:
+    """Explicit ``gpu = N`` wins; ``gpus = "auto"`` gives the rest the next free index.
+
+    Two agents on one GPU is an error unless both say ``share_gpu = true``. Whether the
+    machine has that many GPUs is checked later by ``gpu.py`` (``check`` and ``up``).
+    """
+    owners: dict[int, int] = {}
+    for index, spec in enumerate(agents):
+        if spec.gpu is None:
+            continue
+        if spec.gpu in owners:
+            other = agents[owners[spec.gpu]]
+            if not (spec.share_gpu and other.share_gpu):
+                raise ConfigError(
+                    file,
+                    f"agent[{index}].gpu",
+                    f"GPU {spec.gpu} is already given to {other.name!r}; give each agent its "
+                    "own GPU, or set share_gpu = true on both",
+                )
+        owners.setdefault(spec.gpu, index)
+    if gpus == "none":
+        return agents
+    resolved: list[AgentSpec] = []
+    next_free = 0
+    for spec in agents:
+        if spec.gpu is None:
+            while next_free in owners:
+                next_free += 1
+            owners[next_free] = -1
+            spec = _replace(spec, gpu=next_free)
+        resolved.append(spec)
+    return resolved
+
+
+def _replace(spec: AgentSpec, **changes: Any) -> AgentSpec:
+    from dataclasses import replace
+
+    return replace(spec, **changes)
+
+
+def role_file(root: Path, role: str) -> Path | None:
+    """The prompt file of ``role``: the org's own ``roles/`` first, then orgtui's bundled one."""
+    for directory in (root / "roles", BUNDLED_ROLES_DIR):
+        candidate = directory / f"{role}.md"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _check_roles(config: OrgConfig) -> None:
+    for index, spec in enumerate(config.agents):
+        if role_file(config.root, spec.role) is None:
+            known = sorted(
+                {
+                    p.stem
+                    for d in (config.root / "roles", BUNDLED_ROLES_DIR)
+                    if d.is_dir()
+                    for p in d.glob("*.md")
+                }
+                - {"protocol"}
+            )
+            raise ConfigError(
+                config.file,
+                f"agent[{index}].role",
+                f"found {spec.role!r} but there is no roles/{spec.role}.md; known roles: "
+                f"{', '.join(known) or 'none'}{_suggest(spec.role, known)}",
+            )

@@ -1,0 +1,116 @@
+"""Where an org keeps things: ``org.toml`` at the root, runtime state in ``.org/``.
+
+Every module asks ``OrgPaths`` for a location instead of joining strings, so the layout
+described in DESIGN.md lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from orgtui.errors import OrgtuiError
+from orgtui.names import check_name
+
+CONFIG_NAME = "org.toml"
+
+
+class RootNotFound(OrgtuiError):
+    """No org.toml above the working directory."""
+
+
+@dataclass(frozen=True)
+class OrgPaths:
+    """Every path of one org, derived from its root directory."""
+
+    root: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def org_dir(self) -> Path:
+        return self.root / ".org"
+
+    @property
+    def state_file(self) -> Path:
+        return self.org_dir / "state.json"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.org_dir / "control.sock"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.org_dir / "up.lock"
+
+    @property
+    def board_dir(self) -> Path:
+        return self.org_dir / "board"
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.org_dir / "agents"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.org_dir / "runs"
+
+    @property
+    def gpu_samples(self) -> Path:
+        return self.org_dir / "gpu.jsonl"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.org_dir / "logs"
+
+    @property
+    def ledger_state(self) -> Path:
+        return self.org_dir / "ledger.json"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.root / "worktrees"
+
+    @property
+    def roles_dir(self) -> Path:
+        return self.root / "roles"
+
+    def agent_dir(self, agent: str) -> Path:
+        """``.org/agents/<agent>/``: status.json, cursor, usage.jsonl, HOME of CLI agents."""
+        return self.agents_dir / check_name(agent, "agent name")
+
+    def worktree(self, agent: str) -> Path:
+        return self.worktrees_dir / check_name(agent, "agent name")
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / check_name(run_id, "run id")
+
+
+def find_root(explicit: str | os.PathLike[str] | None = None, *, start: Path | None = None) -> Path:
+    """Locate the org root: ``--root``, else ``$ORGTUI_ROOT``, else the nearest ``org.toml`` up.
+
+    Raises:
+        RootNotFound: with the directories tried and how to create an org.
+    """
+    if explicit:
+        root = Path(explicit).expanduser().resolve()
+        if not (root / CONFIG_NAME).is_file():
+            raise RootNotFound(f"{root / CONFIG_NAME}: not found (given by --root)")
+        return root
+    env_root = os.environ.get("ORGTUI_ROOT")
+    if env_root:
+        root = Path(env_root).expanduser().resolve()
+        if not (root / CONFIG_NAME).is_file():
+            raise RootNotFound(f"{root / CONFIG_NAME}: not found (given by ORGTUI_ROOT)")
+        return root
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise RootNotFound(
+        f"no {CONFIG_NAME} in {here} or any parent directory: run `orgtui init` in your "
+        "research repo, or pass --root DIR"
+    )
