@@ -6,6 +6,7 @@ never half of either, even when the writer is killed mid-write.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -26,10 +27,8 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
             os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_dir(path.parent)
 
