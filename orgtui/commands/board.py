@@ -1,9 +1,272 @@
-"""Verbs of this area (filled in by the issue that owns it)."""
+"""Board verbs: ``post``, ``inbox``, ``read`` and ``board``.
+
+Who is speaking: ``--as NAME``, else ``$ORGTUI_AGENT`` (set in every agent's pane), else
+``human`` — the person at the terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from orgtui.commands import add_parser, org_root
+
+if TYPE_CHECKING:
+    from orgtui.board import Malformed, Message
+    from orgtui.paths import OrgPaths
+
+IDENTITY_HELP = "speak as NAME (default: $ORGTUI_AGENT, else 'human')"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """No verbs yet."""
+    from_kinds = "note, directive, result, question, standup, handoff, system"
+
+    post = add_parser(subparsers, "post", "post a message to the board")
+    post.add_argument(
+        "--to",
+        action="append",
+        required=True,
+        metavar="NAME[,NAME]|all",
+        help="agents, human, supervisor, or all (everyone but you); repeatable",
+    )
+    post.add_argument("--subject", "-s", required=True)
+    post.add_argument("--kind", "-k", default="note", help=f"one of {from_kinds}")
+    post.add_argument("--thread", help="thread id or name (default: a new thread)")
+    post.add_argument("--reply-to", metavar="ID", help="reply to a message (joins its thread)")
+    post.add_argument(
+        "--ref", action="append", default=[], metavar="RUN_OR_COMMIT", help="repeatable"
+    )
+    post.add_argument("--body", "-b", help="message body (default: read from stdin)")
+    post.add_argument("--as", dest="as_", metavar="NAME", help=IDENTITY_HELP)
+    post.add_argument("--json", action="store_true", help="print the stored message as JSON")
+    post.set_defaults(func=cmd_post)
+
+    inbox = add_parser(subparsers, "inbox", "show your unread messages and mark them read")
+    inbox.add_argument("--all", action="store_true", help="include messages already read")
+    inbox.add_argument("--peek", action="store_true", help="do not mark anything read")
+    inbox.add_argument("--json", action="store_true")
+    inbox.add_argument("--as", dest="as_", metavar="NAME", help=IDENTITY_HELP)
+    inbox.set_defaults(func=cmd_inbox)
+
+    read = add_parser(subparsers, "read", "show one message (marks it read if it is yours)")
+    read.add_argument("id", metavar="ID")
+    read.add_argument("--json", action="store_true")
+    read.add_argument("--peek", action="store_true", help="do not mark it read")
+    read.add_argument("--as", dest="as_", metavar="NAME", help=IDENTITY_HELP)
+    read.set_defaults(func=cmd_read)
+
+    board = add_parser(subparsers, "board", "list the whole board (malformed files included)")
+    board.add_argument("--thread", help="only this thread")
+    board.add_argument("--from", dest="sender", metavar="NAME", help="only from NAME")
+    board.add_argument("--kind", help="only this kind")
+    board.add_argument("--json", action="store_true")
+    board.set_defaults(func=cmd_board)
+
+
+def identity(args: argparse.Namespace) -> str:
+    from orgtui.board import BoardError
+    from orgtui.names import is_valid_name
+
+    name = getattr(args, "as_", None) or os.environ.get("ORGTUI_AGENT") or "human"
+    if not is_valid_name(name) or name == "all":
+        raise BoardError(
+            f"invalid identity {name!r} (from --as or ORGTUI_AGENT): use an agent name "
+            "(lowercase letters, digits, '-', '_') or human"
+        )
+    return name
+
+
+def _paths(args: argparse.Namespace) -> OrgPaths:
+    from orgtui.paths import OrgPaths
+
+    return OrgPaths(org_root(args))
+
+
+def message_json(message: Message, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "from": message.sender,
+        "to": list(message.to),
+        "subject": message.subject,
+        "thread": message.thread,
+        "kind": message.kind,
+        "time": message.time,
+        "reply_to": message.reply_to,
+        "refs": list(message.refs),
+        "body": message.body,
+        "path": str(message.path) if message.path else None,
+        **extra,
+    }
+
+
+def malformed_json(item: Malformed) -> dict[str, Any]:
+    return {"malformed": True, "id": item.id, "path": str(item.path), "reason": item.reason}
+
+
+def format_message(message: Message) -> str:
+    """Plain-text view; escape codes in a hand-written file are dropped, not replayed."""
+    from orgtui.board import clean_body
+
+    lines = [
+        f"── {message.id}",
+        f"from: {message.sender}   to: {', '.join(message.to)}   kind: {message.kind}",
+        f"subject: {message.subject}",
+    ]
+    if message.thread != message.id:
+        lines.append(f"thread: {message.thread}")
+    if message.reply_to:
+        lines.append(f"reply to: {message.reply_to}")
+    if message.refs:
+        lines.append(f"refs: {', '.join(message.refs)}")
+    body = message.body.rstrip("\n")
+    if body:
+        lines += ["", body]
+    return clean_body("\n".join(lines)) + "\n"
+
+
+def cmd_post(args: argparse.Namespace) -> int:
+    from orgtui import board
+    from orgtui.redact import redact
+
+    paths = _paths(args)
+    sender = identity(args)
+    if args.body is not None:
+        body = args.body
+    elif sys.stdin is None or sys.stdin.isatty():
+        raise board.BoardError("no body: pass --body TEXT or pipe the body on stdin")
+    else:
+        body = sys.stdin.read()
+    recipients = [name for value in args.to for name in value.split(",")]
+    _, hidden = redact(args.subject + "\n" + body)
+    message = board.post(
+        paths,
+        sender=sender,
+        to=recipients,
+        subject=args.subject,
+        body=body,
+        kind=args.kind,
+        thread=args.thread,
+        reply_to=args.reply_to,
+        refs=args.ref,
+    )
+    if hidden:
+        print(f"orgtui: redacted {hidden} secret(s) before posting", file=sys.stderr)
+    if args.json:
+        print(json.dumps(message_json(message)))
+    else:
+        print(message.id)
+    return 0
+
+
+def cmd_inbox(args: argparse.Namespace) -> int:
+    from orgtui import board
+
+    paths = _paths(args)
+    agent = identity(args)
+    state = board.read_state(paths, agent)
+    shown = board.inbox(paths, agent, include_read=args.all)
+    fresh = [m.id for m in shown if not state.is_read(m)]
+    if args.json:
+        items = [message_json(m, read=state.is_read(m)) for m in shown]
+        print(json.dumps({"agent": agent, "unread": len(fresh), "messages": items}))
+    elif not shown:
+        print(f"{agent}: no {'messages' if args.all else 'unread messages'}")
+    else:
+        for message in shown:
+            mark = "" if state.is_read(message) else " (new)"
+            print(format_message(message).replace("\n", f"{mark}\n", 1))
+    if fresh and not args.peek:
+        board.mark_read(paths, agent, fresh, advance_cursor=True)
+    return 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from orgtui import board
+
+    paths = _paths(args)
+    agent = identity(args)
+    message = board.read_message(paths, args.id)
+    if args.json:
+        print(json.dumps(message_json(message)))
+    else:
+        print(format_message(message), end="")
+    if message.addressed_to(agent) and not args.peek:
+        board.mark_read(paths, agent, [message.id])
+    return 0
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    from orgtui import board
+
+    paths = _paths(args)
+    if args.kind is not None and args.kind not in board.KINDS:
+        raise board.BoardError(f"invalid --kind {args.kind!r}: use one of {', '.join(board.KINDS)}")
+    items = board.list_messages(paths)
+    filtering = args.thread or args.sender or args.kind
+    selected: list[Message | Malformed] = []
+    for item in items:
+        if isinstance(item, board.Message):
+            if args.thread and item.thread != args.thread:
+                continue
+            if args.sender and item.sender != args.sender:
+                continue
+            if args.kind and item.kind != args.kind:
+                continue
+        elif filtering:
+            continue
+        selected.append(item)
+    agents = sorted(board.known_recipients(paths))
+    table = board.delivery_table(
+        paths, [i for i in selected if isinstance(i, board.Message)], agents
+    )
+    if args.json:
+        out = [
+            message_json(item, delivery=table[item.id])
+            if isinstance(item, board.Message)
+            else malformed_json(item)
+            for item in selected
+        ]
+        print(json.dumps(out))
+        return 0
+    if sys.stdout.isatty():
+        _print_rich(selected, table)
+        return 0
+    for item in selected:
+        if isinstance(item, board.Message):
+            marks = " ".join(f"{name}:{state}" for name, state in table[item.id].items())
+            print(f"{item.id}  {item.kind:<9} {item.sender} -> {','.join(item.to)}  ", end="")
+            print(f"{item.subject}  [{marks}]")
+        else:
+            print(f"{item.path.name}  MALFORMED: {item.reason}")
+    return 0
+
+
+def _print_rich(items: list[Message | Malformed], table_rows: dict[str, dict[str, str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from orgtui import board
+
+    table = Table(title=f"board ({len(items)})", expand=True)
+    for column in ("time", "kind", "from", "to", "subject", "delivery"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        if isinstance(item, board.Message):
+            status = table_rows[item.id]
+            table.add_row(
+                item.time[:19].replace("T", " "),
+                item.kind,
+                item.sender,
+                ", ".join(item.to),
+                Text(item.subject),
+                " ".join(f"{name}:{state}" for name, state in status.items()),
+            )
+        else:
+            table.add_row(
+                "", Text("malformed", "red"), "", "", item.path.name, Text(item.reason, "red")
+            )
+    Console().print(table)

@@ -1,9 +1,111 @@
-"""Verbs of this area (filled in by the issue that owns it)."""
+"""``orgtui gpus``: each GPU, how busy it is, and which agent owns each process on it."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from orgtui.commands import add_parser, load_org
+
+if TYPE_CHECKING:
+    from orgtui.gpu import GpuSample
+
+FRESH_PERIODS = 3.0
+"""A ring sample younger than this many sample periods counts as "a supervisor is sampling"."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """No verbs yet."""
+    parser = add_parser(subparsers, "gpus", "GPU utilisation, memory, power and owning agents")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=cmd_gpus)
+
+
+def current_sample(args: argparse.Namespace) -> tuple[GpuSample, str]:
+    """The supervisor's latest sample when it is fresh, else a direct reading of the source."""
+    from orgtui.gpu import GpuSample, latest_sample, map_processes, open_source
+    from orgtui.paths import OrgPaths
+    from orgtui.supervisor.state import load_state
+
+    config = load_org(args)
+    paths = OrgPaths(config.root)
+    now = time.time()
+    latest = latest_sample(paths)
+    if latest is not None and now - latest.time <= max(
+        FRESH_PERIODS * config.gpu.sample_every_s, 5.0
+    ):
+        return latest, "supervisor"
+    agents = load_state(paths).get("agents") or {}
+    pids = {n: r["pane_pid"] for n, r in agents.items() if r.get("pane_pid")}
+    gpus = {spec.name: spec.gpu for spec in config.agents}
+    source = open_source(config.gpu, config.root)
+    try:
+        readings = source.devices()
+    finally:
+        source.close()
+    owners = map_processes(readings, pids, gpus)
+    return GpuSample(now, source.label, tuple(readings), tuple(owners)), "direct"
+
+
+def cmd_gpus(args: argparse.Namespace) -> int:
+    sample, origin = current_sample(args)
+    if args.json:
+        data: dict[str, Any] = sample.to_json()
+        data["from"] = origin
+        print(json.dumps(data, indent=2))
+        return 0
+    render(sample, origin)
+    return 0
+
+
+def render(sample: GpuSample, origin: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    title = f"GPUs — {sample.source}" + (
+        " (recorded trace, not this machine)" if sample.source == "replay" else ""
+    )
+    if not sample.gpus:
+        console.print(f"[bold]{sample.source}[/]: no GPU telemetry on this machine")
+        return
+    table = Table(title=title, caption=f"from {origin}")
+    for column in ("gpu", "name", "util", "memory", "power", "temp", "processes"):
+        table.add_column(column)
+    for gpu in sample.gpus:
+        owners = [o for o in sample.owners if o.gpu == gpu.index]
+        procs = [
+            f"{o.pid} {o.agent or '?'} {_size(o.used)}" + (f" [red]{o.flag}[/]" if o.flag else "")
+            for o in owners
+        ] or ["-"]
+        table.add_row(
+            str(gpu.index),
+            gpu.name or "n/a",
+            _bar(gpu.util),
+            f"{_size(gpu.mem_used)} / {_size(gpu.mem_total)}",
+            _power(gpu.power_w, gpu.power_limit_w),
+            "n/a" if gpu.temp_c is None else f"{gpu.temp_c:.0f}C",
+            "\n".join(procs),
+        )
+    console.print(table)
+
+
+def _bar(util: float | None, width: int = 10) -> str:
+    if util is None:
+        return "n/a"
+    filled = round(max(0.0, min(100.0, util)) / 100 * width)
+    colour = "green" if util < 50 else "yellow" if util < 85 else "red"
+    return f"[{colour}]{'█' * filled}[/]{'░' * (width - filled)} {util:3.0f}%"
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value / 2**30:.1f}G"
+
+
+def _power(power: float | None, limit: float | None) -> str:
+    if power is None:
+        return "n/a"
+    return f"{power:.0f}W" + ("" if limit is None else f" / {limit:.0f}W")

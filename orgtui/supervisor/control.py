@@ -1,0 +1,137 @@
+"""``.org/control.sock``: JSON lines between the supervisor and its clients (CLI, TUI).
+
+A request is one JSON object ``{"verb": ..., ...}``; the answer is one JSON object with
+``ok``. Only the socket owner's uid is served (SO_PEERCRED), and the socket is mode 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import socketserver
+import struct
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from orgtui.errors import OrgtuiError
+from orgtui.paths import OrgPaths
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class ControlError(OrgtuiError):
+    """The supervisor is not running (or did not answer) on the control socket."""
+
+
+MAX_SOCKET_PATH = 107
+"""AF_UNIX paths are limited to 108 bytes (NUL included) on Linux."""
+
+
+def _check_path(path: os.PathLike[str] | str) -> None:
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise ControlError(
+            f"{path}: too long for a unix socket ({MAX_SOCKET_PATH} bytes at most); "
+            "move the org to a shorter directory"
+        )
+
+
+def request(paths: OrgPaths, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    """Send one request and return the supervisor's answer."""
+    path = paths.control_socket
+    _check_path(path)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.sendall((json.dumps(payload) + "\n").encode())
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise ControlError(
+            f"{path}: the supervisor is not running; start it with `orgtui up`"
+        ) from None
+    except OSError as error:
+        raise ControlError(f"{path}: no answer from the supervisor ({error})") from None
+    try:
+        answer = json.loads(data.decode())
+    except ValueError:
+        raise ControlError(f"{path}: the supervisor sent an unreadable answer") from None
+    if not isinstance(answer, dict):
+        raise ControlError(f"{path}: the supervisor sent an unreadable answer")
+    return answer
+
+
+def _peer_uid(sock: socket.socket) -> int | None:
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except (OSError, AttributeError):
+        return None
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    handle_request_fn: Handler
+
+
+class _Conn(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        uid = _peer_uid(self.request)
+        if uid is not None and uid != os.getuid():
+            self._send({"ok": False, "error": "refused: not the socket owner"})
+            return
+        for raw in self.rfile:
+            try:
+                payload = json.loads(raw)
+                if not isinstance(payload, dict):
+                    raise ValueError("not an object")
+            except ValueError as error:
+                self._send({"ok": False, "error": f"bad request: {error}"})
+                continue
+            try:
+                answer = self.server.handle_request_fn(payload)  # type: ignore[attr-defined]
+            except OrgtuiError as error:
+                answer = {"ok": False, "error": str(error)}
+            except Exception as error:
+                answer = {"ok": False, "error": f"internal error: {error!r}"}
+            self._send(answer)
+
+    def _send(self, answer: dict[str, Any]) -> None:
+        self.wfile.write((json.dumps(answer) + "\n").encode())
+        self.wfile.flush()
+
+
+class ControlServer:
+    """Serves ``handler`` on the org's control socket from a background thread."""
+
+    def __init__(self, paths: OrgPaths, handler: Handler) -> None:
+        self.path = paths.control_socket
+        _check_path(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() or self.path.is_symlink():
+            self.path.unlink()
+        old = os.umask(0o077)
+        try:
+            self._server = _Server(str(self.path), _Conn)
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+        self._server.handle_request_fn = handler
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()

@@ -1,0 +1,343 @@
+"""``orgtui supervise``: the loop that keeps every seat alive, in window 0 of the session.
+
+Each tick: one ``list-panes`` call, liveness per seat, restarts with exponential backoff,
+status from the agent's own status.json, board nudges, a GPU sample, and state.json written
+when something changed (the heartbeat at most every few seconds). Control-socket requests
+run under the same lock as the tick, so only this process mutates state while it lives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from orgtui.agentstatus import read_status
+from orgtui.config import OrgConfig
+from orgtui.errors import OrgtuiError
+from orgtui.supervisor import ops
+from orgtui.supervisor.control import ControlServer
+from orgtui.supervisor.state import set_status
+from orgtui.supervisor.tmux import Pane
+
+SHELLS = {"bash", "zsh", "sh", "fish", "dash", "ksh", "tcsh"}
+HEARTBEAT_EVERY_S = 5.0
+STARTING_GRACE_S = 3.0
+GUESS_EVERY_S = 5.0
+"""How often the idle/working guess (a scan of the process table) is refreshed."""
+
+
+class SupervisorRunning(OrgtuiError):
+    """Another supervisor already serves this org."""
+
+
+class Supervisor:
+    def __init__(self, config: OrgConfig, socket_name: str | None) -> None:
+        self.config = config
+        self.paths = config.paths
+        self.org = ops.open_org(config, socket_name)
+        self.spec = config.supervisor
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.dirty = True
+        self.last_save = 0.0
+        self.tick_times: list[float] = []
+        self.gpu_sampler: Any = None
+        self.stopping_org = False
+        self._tree: dict[int, list[tuple[int, str]]] | None = None
+        self._guess: dict[str, tuple[int | None, float, str]] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Adopt what runs (under the org lock, so a concurrent `up` finishes first)."""
+        with ops.org_lock(self.paths):
+            self.org.state = ops.load_state(self.paths)
+            self.org.state.update(
+                org=self.config.org.name,
+                session=self.org.session,
+                tmux_socket=self.org.tmux.socket_name,
+            )
+            self.org.state["supervisor"] = {
+                "pid": os.getpid(),
+                "started": time.time(),
+                "heartbeat": time.time(),
+            }
+            self.adopt()
+            ops.save(self.org)
+        self._open_gpu()
+        ops.log(self.paths, f"supervisor {os.getpid()} started")
+
+    def adopt(self) -> None:
+        panes = self.org.tmux.panes(self.org.session)
+        for name in ops.seat_names(self.org):
+            record = ops.record_of(self.org, name)
+            pane = panes.get(name)
+            if pane is not None and not pane.dead and ops._pid_alive(pane.pane_pid):
+                if record.get("status") == "suspended" or ops._stopped(pane.pane_pid):
+                    record.update(
+                        window_id=pane.window_id, pane_id=pane.pane_id, pane_pid=pane.pane_pid
+                    )
+                    set_status(record, "suspended")
+                else:
+                    ops.adopt(record, pane)
+                ops.log(self.paths, f"{name}: adopted pane pid {pane.pane_pid}")
+            elif record.get("status") not in ops.GONE:
+                set_status(record, "dead", "not running at supervisor start")
+
+    def _open_gpu(self) -> None:
+        try:
+            from orgtui.gpu import GpuSampler, open_source
+
+            source = open_source(self.config.gpu, self.config.root)
+            self.gpu_sampler = GpuSampler(
+                self.paths, source, self.config.gpu.sample_every_s, self.config.gpu.history_s
+            )
+        except (ImportError, AttributeError, OrgtuiError, OSError, TypeError) as error:
+            ops.log(self.paths, f"gpu sampling off: {error}")
+            self.gpu_sampler = None
+
+    def run(self) -> None:
+        with self.lock:
+            self.start()
+        server = ControlServer(self.paths, self.handle)
+        server.start()
+        try:
+            while not self.stop.is_set():
+                began = time.perf_counter()
+                with self.lock:
+                    self.tick(time.time())
+                self.tick_times.append(time.perf_counter() - began)
+                del self.tick_times[:-1000]
+                self.stop.wait(self.spec.tick_s)
+        finally:
+            server.close()
+            with self.lock:
+                self.org.state["supervisor"]["pid"] = None
+                ops.save(self.org)
+            ops.log(self.paths, f"supervisor {os.getpid()} stopped")
+
+    # -- the tick ----------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        panes = self.org.tmux.panes(self.org.session)
+        self._tree = None
+        for name in ops.seat_names(self.org):
+            record = ops.record_of(self.org, name)
+            self._check(name, record, panes.get(name), now)
+        self._nudge()
+        self._sample_gpu(now)
+        sup = self.org.state["supervisor"]
+        if self.dirty or now - self.last_save >= HEARTBEAT_EVERY_S:
+            sup["heartbeat"] = now
+            ops.save(self.org)
+            self.dirty = False
+            self.last_save = now
+
+    def _check(self, name: str, record: dict[str, Any], pane: Pane | None, now: float) -> None:
+        status = record.get("status")
+        if status in ("parked", "failed"):
+            return
+        alive = pane is not None and not pane.dead and ops._pid_alive(pane.pane_pid)
+        if alive and pane is not None:
+            if pane.pane_pid != record.get("pane_pid"):
+                record.update(
+                    window_id=pane.window_id, pane_id=pane.pane_id, pane_pid=pane.pane_pid
+                )
+                self.dirty = True
+            if status == "suspended":
+                return
+            self.dirty |= set_status(record, self._activity(name, record, pane, now))
+            return
+        if status != "dead" or "next_restart" not in record:
+            self._died(name, record, now)
+        elif now >= record["next_restart"]:
+            self._restart(name, record, pane)
+
+    def _died(self, name: str, record: dict[str, Any], now: float) -> None:
+        window = self.spec.restart_window_s
+        deaths = [t for t in record.get("deaths") or [] if now - t < window] + [now]
+        record["deaths"] = deaths
+        self.dirty = True
+        if len(deaths) >= self.spec.restart_limit:
+            set_status(record, "failed", f"{len(deaths)} deaths in {window:g}s; left alone")
+            record.pop("next_restart", None)
+            ops.log(self.paths, f"{name}: failed after {len(deaths)} deaths")
+            ops.post_system(
+                self.paths,
+                f"{name} failed",
+                f"{name} died {len(deaths)} times within {window:g} s and is left "
+                f"alone. Fix it, then `orgtui restart {name}`.",
+            )
+            return
+        delay = min(self.spec.backoff_initial_s * 2 ** (len(deaths) - 1), self.spec.backoff_max_s)
+        record["next_restart"] = now + delay
+        record["backoff_s"] = delay
+        set_status(record, "dead", f"restart in {delay:g}s")
+        ops.log(self.paths, f"{name}: died; restarting in {delay:g}s (death {len(deaths)})")
+        ops.post_system(
+            self.paths,
+            f"{name} died",
+            f"{name}'s pane ended; restart {len(deaths)} in {delay:g} s.",
+        )
+
+    def _restart(self, name: str, record: dict[str, Any], pane: Pane | None) -> None:
+        record.pop("next_restart", None)
+        record["restarts"] = int(record.get("restarts") or 0) + 1
+        self.dirty = True
+        try:
+            ops.launch(self.org, name, resume=True, pane=pane)
+        except OrgtuiError as error:
+            ops.log(self.paths, f"{name}: restart failed: {error}")
+            self._died(name, record, time.time())
+
+    def _activity(self, name: str, record: dict[str, Any], pane: Pane, now: float) -> str:
+        reported = read_status(self.paths, name)
+        started = record.get("started_at") or 0
+        if reported is not None and reported.time >= started - 1:
+            return reported.state
+        if now - started < STARTING_GRACE_S:
+            return "starting"
+        cached = self._guess.get(name)
+        if cached and cached[0] == pane.pane_pid and now - cached[1] < GUESS_EVERY_S:
+            return cached[2]
+        guess = "idle" if self._only_shells(pane.pane_pid) else "working"
+        self._guess[name] = (pane.pane_pid, now, guess)
+        return guess
+
+    def _only_shells(self, pid: int | None) -> bool:
+        """True when nothing but shells runs under the pane (an idle prompt)."""
+        if self._tree is None:
+            import psutil
+
+            tree: dict[int, list[tuple[int, str]]] = {}
+            for proc in psutil.process_iter(["pid", "ppid", "name"]):
+                info = proc.info
+                tree.setdefault(info["ppid"] or 0, []).append((info["pid"], info["name"] or ""))
+            self._tree = tree
+        stack = [pid or 0]
+        while stack:
+            for child, name in self._tree.get(stack.pop(), []):
+                if name not in SHELLS:
+                    return False
+                stack.append(child)
+        return True
+
+    def _nudge(self) -> None:
+        if not self.spec.nudge:
+            return
+        try:
+            from orgtui import board
+        except ImportError:
+            return
+        for name, record in self.org.state["agents"].items():
+            if record.get("status") not in ("idle", "waiting") or not record.get("pane_id"):
+                continue
+            try:
+                due = board.nudge_due(self.paths, name)
+                if not due:
+                    continue
+                plural = "s" if len(due) > 1 else ""
+                self.org.tmux.send_line(
+                    record["pane_id"],
+                    f"orgtui: {len(due)} new message{plural} — run `orgtui inbox`",
+                )
+                board.record_nudge(self.paths, name, due)
+                ops.log(self.paths, f"{name}: nudged about {len(due)} message(s)")
+            except (AttributeError, OrgtuiError, OSError) as error:
+                ops.log(self.paths, f"{name}: nudge failed: {error}")
+
+    def _sample_gpu(self, now: float) -> None:
+        if self.gpu_sampler is None:
+            return
+        agents = self.org.state["agents"]
+        pids = {n: r["pane_pid"] for n, r in agents.items() if r.get("pane_pid")}
+        gpus = {n: r.get("gpu") for n, r in agents.items()}
+        try:
+            self.gpu_sampler.tick(now, pids, gpus)
+        except Exception as error:
+            ops.log(self.paths, f"gpu sample failed: {error!r}")
+
+    # -- control verbs ---------------------------------------------------------------------
+    def handle(self, payload: dict[str, Any]) -> dict[str, Any]:
+        verb = payload.get("verb")
+        agent = payload.get("agent")
+        with self.lock:
+            if verb == "ping":
+                return {"ok": True, "pid": os.getpid()}
+            if verb == "status":
+                return {"ok": True, **ops.status_json(self.config.org.name, self.org.state)}
+            if verb == "stats":
+                times = sorted(self.tick_times)
+                return {
+                    "ok": True,
+                    "ticks": len(times),
+                    "tick_p50_s": _pct(times, 50),
+                    "tick_p95_s": _pct(times, 95),
+                }
+            if verb in ("stop", "down"):
+                stopped = ops.down(self.org, park_first=bool(payload.get("park")))
+                self.stop.set()
+                ops.save(self.org)
+                return {"ok": True, "stopped": stopped}
+            if verb == "up":
+                started = ops.ensure_agents(self.org)
+                self._done()
+                return {"ok": True, "started": started}
+            if verb == "spawn":
+                record = ops.spawn(
+                    self.org,
+                    str(agent),
+                    str(payload.get("role")),
+                    str(payload.get("backend")),
+                    payload.get("gpu"),
+                    payload.get("command"),
+                )
+                return self._done(record)
+            if not isinstance(agent, str):
+                return {"ok": False, "error": f"verb {verb!r} needs an agent"}
+            if verb == "suspend":
+                return self._done(ops.suspend(self.org, agent))
+            if verb == "resume":
+                return self._done(ops.resume(self.org, agent))
+            if verb == "park":
+                return self._done(ops.park(self.org, agent))
+            if verb == "restart":
+                return self._done(ops.restart(self.org, agent))
+            if verb == "handoff":
+                return self._done(
+                    ops.handoff(
+                        self.org, agent, backend=payload.get("backend"), to=payload.get("to")
+                    )
+                )
+        return {"ok": False, "error": f"unknown verb {verb!r}"}
+
+    def _done(self, record: dict[str, Any] | None = None) -> dict[str, Any]:
+        ops.save(self.org)
+        self.dirty = False
+        return {"ok": True, "agent": record} if record is not None else {"ok": True}
+
+
+def _pct(values: list[float], pct: int) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(len(values) * pct / 100))]
+
+
+def supervise(config: OrgConfig, socket_name: str | None) -> int:
+    """Run until SIGTERM/SIGINT or a `down`; refuses to run twice for one org."""
+    paths = config.paths
+    paths.org_dir.mkdir(parents=True, exist_ok=True)
+    pid_lock = open(paths.org_dir / "supervisor.lock", "a+")  # noqa: SIM115 - held for life
+    try:
+        fcntl.flock(pid_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SupervisorRunning(f"a supervisor already runs for {paths.root}") from None
+    supervisor = Supervisor(config, socket_name)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: supervisor.stop.set())
+    with contextlib.closing(pid_lock):
+        supervisor.run()
+    return 0

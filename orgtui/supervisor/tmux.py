@@ -1,0 +1,200 @@
+"""The only module that talks to tmux (through libtmux's command runner).
+
+Each tick reads every pane with ONE ``list-panes -a -F`` call instead of building libtmux
+objects per agent: the supervisor must stay cheap with dozens of agents.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from orgtui.errors import OrgtuiError
+
+_SEP = "\x1f"
+_FORMAT = _SEP.join(
+    [
+        "#{session_name}",
+        "#{window_index}",
+        "#{window_name}",
+        "#{window_id}",
+        "#{pane_id}",
+        "#{pane_pid}",
+        "#{pane_dead}",
+        "#{pane_current_path}",
+        "#{pane_current_command}",
+    ]
+)
+
+
+class TmuxError(OrgtuiError):
+    """tmux is missing or refused a command; the message carries tmux's own words."""
+
+
+@dataclass(frozen=True)
+class Pane:
+    """One agent window's (single) pane as tmux reports it."""
+
+    session: str
+    window_index: int
+    window_name: str
+    window_id: str
+    pane_id: str
+    pane_pid: int | None
+    dead: bool
+    cwd: str
+    command: str = ""
+
+
+class Tmux:
+    """A tmux server: the user's default one, or a private ``tmux -L NAME``."""
+
+    def __init__(self, socket_name: str | None = None) -> None:
+        if shutil.which("tmux") is None:
+            raise TmuxError("tmux is not installed: install it (apt install tmux) and retry")
+        import libtmux
+
+        self.socket_name = socket_name
+        self.server = libtmux.Server(socket_name=socket_name) if socket_name else libtmux.Server()
+
+    # -- low level -------------------------------------------------------------------------
+    def base_argv(self) -> list[str]:
+        return ["tmux", *(["-L", self.socket_name] if self.socket_name else [])]
+
+    def cmd(self, *args: str, check: bool = True) -> list[str]:
+        result = self.server.cmd(*args)
+        if check and result.returncode not in (0, None) and result.stderr:
+            raise TmuxError(f"tmux {args[0]}: {' '.join(result.stderr)}")
+        return list(result.stdout)
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.base_argv(), *args], capture_output=True, text=True, check=False
+        )
+
+    def version(self) -> str:
+        return subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip()
+
+    def alive(self) -> bool:
+        """True when the server answers (it exists only while it has a session)."""
+        return self._run("list-sessions").returncode == 0
+
+    # -- queries -----------------------------------------------------------------------------
+    def has_session(self, session: str) -> bool:
+        return self._run("has-session", "-t", f"={session}").returncode == 0
+
+    def panes(self, session: str) -> dict[str, Pane]:
+        """Window name -> first pane of that window, for one session (one tmux call)."""
+        proc = self._run("list-panes", "-a", "-F", _FORMAT)
+        found: dict[str, Pane] = {}
+        if proc.returncode != 0:
+            return found
+        for line in proc.stdout.splitlines():
+            parts = line.split(_SEP)
+            if len(parts) != 9 or parts[0] != session:
+                continue
+            pid = int(parts[5]) if parts[5].isdigit() else None
+            pane = Pane(
+                session=parts[0],
+                window_index=int(parts[1]) if parts[1].isdigit() else -1,
+                window_name=parts[2],
+                window_id=parts[3],
+                pane_id=parts[4],
+                pane_pid=pid,
+                dead=parts[6] == "1",
+                cwd=parts[7],
+                command=parts[8],
+            )
+            found.setdefault(pane.window_name, pane)
+        return found
+
+    def clients(self) -> list[str]:
+        proc = self._run("list-clients", "-F", "#{client_name}")
+        return proc.stdout.split() if proc.returncode == 0 else []
+
+    # -- changes -----------------------------------------------------------------------------
+    def new_session(
+        self, session: str, window: str, command: str, cwd: Path, env: Mapping[str, str]
+    ) -> Pane:
+        """A detached session whose window 0 runs ``command``; dead panes stay (remain-on-exit)."""
+        args = ["new-session", "-d", "-s", session, "-n", window, "-c", str(cwd)]
+        args += _env_args(env)
+        self._checked(
+            *args, command, ";", "set-option", "-w", "-t", f"={session}:0", "remain-on-exit", "on"
+        )
+        return self._pane(session, window)
+
+    def new_window(
+        self,
+        session: str,
+        window: str,
+        command: str,
+        cwd: Path,
+        env: Mapping[str, str],
+        index: int | None = None,
+    ) -> Pane:
+        """A detached window named ``window``; remain-on-exit is set in the same tmux call,
+        before the child can exit, so a command that dies at once leaves a dead pane."""
+        target = f"={session}:" if index is None else f"={session}:{index}"
+        args = ["new-window", "-d", "-P", "-F", "#{window_id}", "-t", target, "-n", window]
+        args += ["-c", str(cwd), *_env_args(env), command]
+        out = self._checked(
+            *args, ";", "set-option", "-w", "-t", f"={session}:={window}", "remain-on-exit", "on"
+        )
+        del out
+        return self._pane(session, window)
+
+    def respawn(self, pane_id: str, command: str, cwd: Path, env: Mapping[str, str]) -> None:
+        """Kill whatever runs in the pane and start ``command`` there (same window)."""
+        self._checked("respawn-pane", "-k", "-t", pane_id, "-c", str(cwd), *_env_args(env), command)
+
+    def kill_window(self, window_id: str) -> None:
+        self._run("kill-window", "-t", window_id)
+
+    def kill_session(self, session: str) -> None:
+        self._run("kill-session", "-t", f"={session}")
+
+    def send_line(self, pane_id: str, text: str) -> None:
+        """Type one line into a pane (literally) and press Enter."""
+        self._checked("send-keys", "-t", pane_id, "-l", text)
+        self._checked("send-keys", "-t", pane_id, "Enter")
+
+    def capture(self, pane_id: str, lines: int = 50) -> str:
+        return self._run("capture-pane", "-p", "-t", pane_id, "-S", f"-{lines}").stdout
+
+    def attach_argv(self, session: str, window: str) -> list[str]:
+        """The command that takes over ``session:window`` from a shell (or from inside tmux)."""
+        target = f"={session}:={window}"
+        inside = os.environ.get("TMUX", "")
+        if inside and self._same_server(inside):
+            return [*self.base_argv(), "switch-client", "-t", target]
+        return [*self.base_argv(), "attach-session", "-t", target]
+
+    def _same_server(self, tmux_env: str) -> bool:
+        socket_path = tmux_env.split(",")[0]
+        name = self.socket_name or "default"
+        return Path(socket_path).name == name
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _checked(self, *args: str) -> str:
+        proc = self._run(*args)
+        if proc.returncode != 0:
+            raise TmuxError(f"tmux {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+        return proc.stdout
+
+    def _pane(self, session: str, window: str) -> Pane:
+        pane = self.panes(session).get(window)
+        if pane is None:
+            raise TmuxError(f"tmux: window {session}:{window} vanished right after creation")
+        return pane
+
+
+def _env_args(env: Mapping[str, str]) -> list[str]:
+    args: list[str] = []
+    for key, value in env.items():
+        args += ["-e", f"{key}={value}"]
+    return args
