@@ -17,6 +17,7 @@ import sys
 import sysconfig
 import zlib
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -80,12 +81,21 @@ def tokenizer_dir(path: str | Path, vocab_size: int) -> Path:
 def get_tokenizer(path: str | Path, vocab_size: int) -> Tokenizer:
     from .tokenizer import load_or_train
 
-    return load_or_train(tokenizer_dir(path, vocab_size), split_documents(path, "train"), vocab_size)
+    return load_or_train(
+        tokenizer_dir(path, vocab_size), split_documents(path, "train"), vocab_size
+    )
 
 
 def packed_rows(
-    path: str | Path, tok: Tokenizer, seq_len: int, *, split: str = "train", seed: int = 0,
-    loop: bool = True, val_pct: float = 5.0, shuffle_buffer: int = 1024,
+    path: str | Path,
+    tok: Tokenizer,
+    seq_len: int,
+    *,
+    split: str = "train",
+    seed: int = 0,
+    loop: bool = True,
+    val_pct: float = 5.0,
+    shuffle_buffer: int = 1024,
 ) -> Iterator[list[int]]:
     """Rows of seq_len + 1 tokens, each starting with BOS at a document start.
 
@@ -101,7 +111,7 @@ def packed_rows(
         docs = split_documents(path, split, val_pct)
         n = 0
         while True:
-            chunk = [d for _, d in zip(range(shuffle_buffer), docs)]
+            chunk = list(islice(docs, shuffle_buffer))
             if not chunk:
                 break
             if split == "train":
@@ -125,13 +135,39 @@ def batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(x, y) pairs of shape (B, T); y is x shifted by one."""
     while True:
-        block = [r for _, r in zip(range(batch_size), rows)]
+        block = list(islice(rows, batch_size))
         if len(block) < batch_size:
             return
         t = torch.tensor(block, dtype=torch.long)
         if str(device).startswith("cuda"):
             t = t.pin_memory().to(device, non_blocking=True)
-        yield t[:, :-1], t[:, 1:]
+        yield t[:, :-1].contiguous(), t[:, 1:].contiguous()
+
+
+def prefetch(it: Iterator, depth: int = 4) -> Iterator:
+    """Run `it` in a background thread, `depth` items ahead (tokenising overlaps GPU work).
+
+    Order is unchanged (one producer), so determinism is kept; a producer error is re-raised.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in it:
+                q.put(item)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+        q.put(done)
+
+    threading.Thread(target=produce, daemon=True, name="nanochat-prefetch").start()
+    while (item := q.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 # --- building an offline corpus from the standard library ---------------------------------
@@ -216,8 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         tok = get_tokenizer(args.corpus, args.vocab_size)
         bpt = tok.bytes_per_token(split_documents(args.corpus, "val"))
-        print({"vocab_size": tok.vocab_size, "bytes_per_token": round(bpt, 3),
-               "dir": str(tokenizer_dir(args.corpus, args.vocab_size))})
+        print(
+            {
+                "vocab_size": tok.vocab_size,
+                "bytes_per_token": round(bpt, 3),
+                "dir": str(tokenizer_dir(args.corpus, args.vocab_size)),
+            }
+        )
     return 0
 
 

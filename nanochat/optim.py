@@ -31,27 +31,65 @@ def zeropower_via_newtonschulz5(G: torch.Tensor, steps: int = 5) -> torch.Tensor
     return X
 
 
-class Muon(torch.optim.Optimizer):
-    """Momentum + Newton–Schulz orthogonalisation, for 2-D weight matrices only."""
+class Muon:
+    """Nesterov momentum + Newton–Schulz orthogonalisation, for 2-D matrices only.
+
+    Matrices of the same shape are stacked and orthogonalised in one batched call (one
+    kernel launch per shape rather than per matrix: matters on a GPU).
+    A plain class, not a torch.optim.Optimizer: that base imports torch._dynamo (~1.4 s),
+    which dominated the start of a CPU run.
+    """
 
     def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, ns_steps: int = 5):
-        super().__init__(params, dict(lr=lr, momentum=momentum, ns_steps=ns_steps))
+        self.momentum, self.ns_steps = momentum, ns_steps
+        by_shape: dict[tuple[int, ...], list[torch.Tensor]] = {}
+        for p in params:
+            by_shape.setdefault(tuple(p.shape), []).append(p)
+        self.param_groups = [dict(params=ps, lr=lr) for ps in by_shape.values()]
+        self.buffers = [
+            torch.zeros(len(ps), *ps[0].shape, device=ps[0].device, dtype=ps[0].dtype)
+            for ps in by_shape.values()
+        ]
 
     @torch.no_grad()
     def step(self) -> None:
+        for group, buf in zip(self.param_groups, self.buffers, strict=True):
+            ps = group["params"]
+            if ps[0].grad is None:
+                continue
+            grads = torch.stack([p.grad for p in ps])  # (n, rows, cols)
+            buf.lerp_(grads, 1 - self.momentum)
+            g = zeropower_via_newtonschulz5(grads.lerp_(buf, self.momentum), self.ns_steps)
+            scale = max(1.0, ps[0].size(-2) / ps[0].size(-1)) ** 0.5
+            torch._foreach_add_(ps, list(g.to(ps[0].dtype).unbind(0)), alpha=-group["lr"] * scale)
+
+
+class AdamW:
+    """AdamW (decoupled weight decay) for embeddings, head and any non-matrix parameter."""
+
+    def __init__(self, groups, betas=(0.8, 0.95), eps: float = 1e-10, weight_decay: float = 0.0):
+        self.param_groups = groups
+        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
+        self.t = 0
+        self.state = {
+            p: (torch.zeros_like(p), torch.zeros_like(p)) for g in groups for p in g["params"]
+        }
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state[p]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(p.grad)
-                buf = state["momentum_buffer"]
-                buf.lerp_(p.grad, 1 - group["momentum"])
-                g = p.grad.lerp(buf, group["momentum"])  # Nesterov
-                g = zeropower_via_newtonschulz5(g, group["ns_steps"])
-                scale = max(1.0, p.size(-2) / p.size(-1)) ** 0.5
-                p.add_(g.to(p.dtype), alpha=-group["lr"] * scale)
+                m, v = self.state[p]
+                m.lerp_(p.grad, 1 - b1)
+                v.lerp_(p.grad.square(), 1 - b2)
+                m_hat = m / (1 - b1**self.t)
+                v_hat = v / (1 - b2**self.t)
+                p.mul_(1 - group["lr"] * self.weight_decay)
+                p.addcdiv_(m_hat, v_hat.sqrt_().add_(self.eps), value=-group["lr"])
 
 
 def make_optimizers(
@@ -61,7 +99,7 @@ def make_optimizers(
     embedding_lr: float = 0.2,
     unembedding_lr: float = 0.004,
     weight_decay: float = 0.0,
-) -> list[torch.optim.Optimizer]:
+) -> list[AdamW | Muon]:
     """Muon for block matrices, AdamW for embedding/head; AdamW LRs scaled by (dim/768)^-0.5."""
     matrices = [p for p in model.blocks.parameters() if p.ndim == 2]
     others = [p for p in model.blocks.parameters() if p.ndim != 2]
@@ -72,12 +110,10 @@ def make_optimizers(
     ]
     if others:
         groups.append(dict(params=others, lr=embedding_lr * scale))
-    fused = next(model.parameters()).is_cuda
-    adamw = torch.optim.AdamW(
-        groups, betas=(0.8, 0.95), eps=1e-10, weight_decay=weight_decay, fused=fused
-    )
-    muon = Muon(matrices, lr=matrix_lr)
-    opts: list[torch.optim.Optimizer] = [adamw, muon]
+    opts: list[AdamW | Muon] = [
+        AdamW(groups, weight_decay=weight_decay),
+        Muon(matrices, lr=matrix_lr),
+    ]
     for opt in opts:
         for g in opt.param_groups:
             g["initial_lr"] = g["lr"]
@@ -85,21 +121,25 @@ def make_optimizers(
 
 
 def lr_multiplier(
-    step: int, total: int, *, warmup_frac: float = 0.0, warmdown_frac: float = 0.2,
+    progress: float,
+    *,
+    warmup_frac: float = 0.0,
+    warmdown_frac: float = 0.2,
     final_frac: float = 0.0,
 ) -> float:
-    """Warmup -> constant -> linear warmdown. `total` may be an estimate (time/flops budgets)."""
-    warmup = round(warmup_frac * total)
-    warmdown = round(warmdown_frac * total)
-    if warmup and step < warmup:
-        return (step + 1) / warmup
-    if step <= total - warmdown:
-        return 1.0
-    progress = (total - step) / max(1, warmdown)
-    return max(final_frac, progress * 1.0 + (1 - progress) * final_frac)
+    """Warmup -> constant -> linear warmdown, as a function of budget progress in [0, 1].
+
+    Progress (not steps) so that token, FLOP and time budgets all get a proper warmdown.
+    """
+    if warmup_frac and progress < warmup_frac:
+        return max(progress / warmup_frac, 0.01)
+    if warmdown_frac and progress > 1 - warmdown_frac:
+        left = max(0.0, 1 - progress) / warmdown_frac
+        return left + (1 - left) * final_frac
+    return 1.0
 
 
-def set_lr(opts: list[torch.optim.Optimizer], mult: float) -> None:
+def set_lr(opts: list[AdamW | Muon], mult: float) -> None:
     for opt in opts:
         for g in opt.param_groups:
             g["lr"] = g["initial_lr"] * mult

@@ -24,7 +24,9 @@ class Tokenizer:
         self.ranks = ranks
         self.bos_id = len(ranks)
         self.enc = tiktoken.Encoding(
-            name="nanochat", pat_str=pattern, mergeable_ranks=ranks,
+            name="nanochat",
+            pat_str=pattern,
+            mergeable_ranks=ranks,
             special_tokens={BOS: self.bos_id},
         )
 
@@ -87,12 +89,14 @@ class Tokenizer:
 
 
 def load_or_train(directory: str | os.PathLike, texts: Iterator[str], vocab_size: int) -> Tokenizer:
-    """The cached tokenizer in `directory` if its vocab matches, else train and cache one."""
+    """The tokenizer cached in `directory` (named by the requested vocab), else train one.
+
+    A small corpus can run out of merges, leaving a smaller vocab than asked: that is still
+    the tokenizer for this request, so it is cached and reused, not retrained every run.
+    """
     d = Path(directory)
     if (d / FILE).exists():
-        tok = Tokenizer.load(d)
-        if tok.vocab_size == vocab_size:
-            return tok
+        return Tokenizer.load(d)
     tok = Tokenizer.train(texts, vocab_size)
     tok.save(d)
     return tok

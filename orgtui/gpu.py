@@ -517,6 +517,7 @@ class GpuSampler:
         self.last_time: float | None = None
         self.last: GpuSample | None = None
         self._lines = _count_lines(paths.gpu_samples)
+        _end_torn_line(paths.gpu_samples)
         self.hours: dict[str, float] = gpu_hours(paths)
 
     def due(self, now: float) -> bool:
@@ -587,6 +588,19 @@ def _count_lines(path: Path) -> int:
             return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 16), b""))
     except OSError:
         return 0
+
+
+def _end_torn_line(path: Path) -> None:
+    """A crash mid-append leaves a line without its newline: end it so the next is whole."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(-1, 2)
+            torn = handle.read(1) != b"\n"
+    except OSError:
+        return
+    if torn:
+        with path.open("ab") as handle:
+            handle.write(b"\n")
 
 
 def read_samples(paths: OrgPaths, last_n: int | None = None) -> list[GpuSample]:
@@ -676,3 +690,14 @@ def check_gpus(config: OrgConfig, say: Callable[[str], object] = print) -> bool:
     for problem in errors:
         say(f"error: {problem}")
     return not errors
+
+
+def describe_flags(sample: GpuSample) -> list[str]:
+    """One line per out-of-place GPU process, for ``orgtui status`` and the TUI."""
+    lines = []
+    for owner in sample.owners:
+        if owner.flag == "unowned":
+            lines.append(f"GPU {owner.gpu}: pid {owner.pid} belongs to no agent")
+        elif owner.flag == "wrong_gpu":
+            lines.append(f"GPU {owner.gpu}: pid {owner.pid} of {owner.agent} (pinned elsewhere)")
+    return lines

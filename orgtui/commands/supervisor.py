@@ -98,6 +98,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from orgtui.supervisor import ops
 
     org = _open(args)
+    _check_gpus(org.config)
     with ops.org_lock(org.paths):
         answer = _ask(org, {"verb": "up"})
         if answer is None:
@@ -178,7 +179,22 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"gpu {agent['gpu'] if agent['gpu'] is not None else '-':<3} "
             f"restarts {agent['restarts'] or 0:<3} {agent['branch'] or ''}"
         )
+    from orgtui.gpu import describe_flags, latest_sample
+
+    sample = latest_sample(config.paths)
+    for line in describe_flags(sample) if sample else []:
+        print(f"  gpu: {line}")
     return 0
+
+
+def _check_gpus(config: Any) -> None:
+    """Refuse to start agents on GPU indices this machine does not have."""
+    import sys
+
+    from orgtui.gpu import check_gpus
+
+    if not check_gpus(config, lambda line: print(line, file=sys.stderr)):
+        raise OrgtuiError("GPU assignment does not fit this machine (see above); fix org.toml")
 
 
 def cmd_op(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ H100_TRACE = FIXTURES / "nvml_h100_trace.jsonl"
 
 def write_org(root: Path, agents: list[dict[str, object]], gpu: str = "") -> Path:
     """An org.toml with shell agents; ``gpu`` is extra text for the ``[gpu]`` table."""
-    lines = ['[org]', 'name = "g"', 'task = "t"', "", "[defaults]", 'backend = "shell"', ""]
+    lines = ["[org]", 'name = "g"', 'task = "t"', "", "[defaults]", 'backend = "shell"', ""]
     if gpu:
         lines += ["[gpu]", gpu, ""]
     for agent in agents:

@@ -73,4 +73,4 @@ def test_check_verb_fails_on_a_bad_replay_path(
 ) -> None:
     write_org(tmp_path, AGENTS, gpu='source = "replay:nope.jsonl"')
     assert main(["check", "--root", str(tmp_path)]) == 2
-    assert "nope.jsonl" in capsys.readouterr().out
+    assert "cannot read replay trace" in capsys.readouterr().out

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from orgtui.config import GpuSpec
-from orgtui.gpu import GpuError, NoGpu, ReplaySource, open_source
+from orgtui.gpu import GpuError, NoGpu, NvmlSource, ReplaySource, open_source
 from tests.gpu.conftest import H100_TRACE, write_trace
 
 
@@ -105,6 +105,12 @@ def test_open_source_choices(tmp_path: Path) -> None:
     # relative replay paths are under the org root
     assert open_source(GpuSpec(source="replay:trace.jsonl"), tmp_path).name == "replay"
     assert open_source(f"replay:{trace}", "/").name == "replay"
+    try:
+        NvmlSource().close()
+    except GpuError:
+        pass
+    else:
+        return  # a GPU machine: the no-GPU fallbacks below do not apply
     # this machine has no GPU: auto falls back to NoGpu, an explicit nvml is an error
     assert open_source(GpuSpec(source="auto"), tmp_path).name == "none"
     with pytest.raises(GpuError, match="NVML"):
