@@ -1,9 +1,217 @@
-"""Verbs of this area (filled in by the issue that owns it)."""
+"""Ledger verbs: ``run``, ``compare``, ``ledger``, ``baseline`` and ``report``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from orgtui.commands import add_parser, org_root
+
+if TYPE_CHECKING:
+    from orgtui.ledger import Report, VariantRow
+    from orgtui.paths import OrgPaths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """No verbs yet."""
+    run = add_parser(
+        subparsers,
+        "run",
+        "run an experiment's seeds so they land in the ledger: orgtui run --variant V -- CMD",
+    )
+    run.add_argument("--variant", "-v", help="what is being tested (default: $ORGTUI_VARIANT)")
+    run.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds to run (default 1)")
+    run.add_argument("--seed-start", type=int, default=0, metavar="K", help="first seed (0)")
+    run.add_argument(
+        "--allow-dirty", action="store_true", help="run with uncommitted changes (flagged)"
+    )
+    run.add_argument("--proposal", metavar="ID", help="the board message that proposed it")
+    run.add_argument("--no-post", action="store_true", help="do not post the result")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- the training command")
+    run.set_defaults(func=cmd_run)
+
+    compare = add_parser(subparsers, "compare", "compare variant B against A at matched FLOPs")
+    compare.add_argument("a", metavar="A", help="reference variant (usually the baseline)")
+    compare.add_argument("b", metavar="B", help="candidate variant")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(func=cmd_compare)
+
+    ledger = add_parser(subparsers, "ledger", "table of variants with verdicts vs the baseline")
+    ledger.add_argument("--json", action="store_true")
+    ledger.set_defaults(func=cmd_ledger)
+
+    baseline = add_parser(subparsers, "baseline", "show or set the baseline variant")
+    baseline.add_argument("variant", nargs="?", help="set it (overrides [ledger] baseline)")
+    baseline.set_defaults(func=cmd_baseline)
+
+    report = add_parser(subparsers, "report", "the org's progress: best verified gain vs cost")
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(func=cmd_report)
+
+
+def _paths(args: argparse.Namespace) -> OrgPaths:
+    from orgtui.paths import OrgPaths
+
+    return OrgPaths(org_root(args))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orgtui.ledger import LedgerError
+    from orgtui.ledger.runner import (
+        RunPlan,
+        describe,
+        post_result,
+        run_seeds,
+        verdict_against_baseline,
+    )
+
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    variant = args.variant or os.environ.get("ORGTUI_VARIANT")
+    if not variant:
+        raise LedgerError("name the variant being tested: orgtui run --variant NAME -- CMD")
+    if args.seeds < 1:
+        raise LedgerError(f"--seeds must be at least 1, not {args.seeds}")
+    plan = RunPlan(
+        command=command,
+        variant=variant,
+        seeds=args.seeds,
+        seed_start=args.seed_start,
+        allow_dirty=args.allow_dirty,
+        proposal=args.proposal,
+        agent=os.environ.get("ORGTUI_AGENT"),
+    )
+    paths = _paths(args)
+    codes = run_seeds(paths, plan, say=lambda line: print(line, file=sys.stderr, flush=True))
+    comparison = verdict_against_baseline(paths, variant)
+    print(describe(comparison) if comparison else f"{variant}: no baseline to compare with")
+    if not args.no_post:
+        message_id = post_result(paths, plan, list(codes))
+        if message_id:
+            print(f"posted result {message_id}", file=sys.stderr)
+    return 1 if any(codes.values()) else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from orgtui.ledger import Ledger
+    from orgtui.ledger.runner import describe
+
+    comparison = Ledger.load(_paths(args)).compare(args.a, args.b)
+    if args.json:
+        print(json.dumps(comparison.to_json()))
+    else:
+        print(describe(comparison))
+    return 0
+
+
+def row_json(row: VariantRow) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(row) | {"flags": list(row.flags), "agents": list(row.agents)}
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from orgtui.ledger import Ledger
+
+    ledger = Ledger.load(_paths(args))
+    rows = ledger.table()
+    if args.json:
+        print(json.dumps({"baseline": ledger.baseline, "variants": [row_json(r) for r in rows]}))
+        return 0
+    if not rows:
+        print("no runs yet: start one with `orgtui run --variant NAME -- CMD`")
+        return 0
+    _print_table(ledger.baseline, rows)
+    return 0
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _print_table(baseline: str | None, rows: list[VariantRow]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    colours = {
+        "improvement": "green",
+        "regression": "red",
+        "within_noise": "yellow",
+        "not_comparable": "magenta",
+    }
+    table = Table(title=f"ledger (baseline: {baseline or 'none set'})")
+    for column in ("variant", "seeds", "bpb (mean ± sd)", "at FLOPs", "tokens", "FLOPs"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for column in ("GPU-h", "wall", "verdict", "flags"):
+        table.add_column(column, justify="right" if column in ("GPU-h", "wall") else "left")
+    for row in rows:
+        bpb = _fmt(row.mean_bpb, ".4f") + (f" ± {row.sd_bpb:.4f}" if row.sd_bpb else "")
+        verdict = "baseline" if row.variant == baseline else (row.verdict or "—")
+        colour = colours.get(row.verdict or "", "bold" if row.variant == baseline else "")
+        table.add_row(
+            row.variant,
+            str(row.n_seeds),
+            bpb,
+            _fmt(row.at_flops, ".3g"),
+            f"{row.tokens:,}",
+            f"{row.flops:.3g}",
+            f"{row.gpu_hours:.2f}",
+            f"{row.wall_s:.0f}s",
+            f"[{colour}]{verdict}[/]" if colour else verdict,
+            ", ".join(row.flags),
+        )
+    Console().print(table)
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(report) | {"progress": [list(p) for p in report.progress]}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from orgtui.ledger import Ledger
+
+    report = Ledger.load(_paths(args)).report()
+    if args.json:
+        print(json.dumps(report_json(report)))
+        return 0
+    best = (
+        f"{report.best_improvement_bpb:.4f} bpb ({report.best_variant} over {report.baseline})"
+        if report.best_improvement_bpb is not None
+        else "none verified yet"
+    )
+    print(f"best verified improvement: {best}")
+    print(f"spent: {report.gpu_hours:.3f} GPU-hours, {report.wall_s / 60:.1f} min wall time")
+    for agent, entry in sorted(report.per_agent.items()):
+        gain = entry["best_improvement_bpb"]
+        won = f", best {entry['best_variant']} {gain:.4f} bpb" if gain is not None else ""
+        print(f"  {agent}: {entry['runs']} runs, {entry['gpu_hours']:.3f} GPU-h{won}")
+    if report.progress and sys.stdout.isatty():
+        _plot(report)
+    return 0
+
+
+def _plot(report: Report) -> None:
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plot([p[0] for p in report.progress], [p[2] for p in report.progress], marker="braille")
+    plt.title("best verified improvement (bpb) vs GPU-hours")
+    plt.xlabel("GPU-hours")
+    plt.plotsize(min(100, plt.terminal_width() or 80), 15)
+    plt.show()
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from orgtui.ledger import Ledger, store_baseline
+
+    paths = _paths(args)
+    if args.variant:
+        store_baseline(paths, args.variant)
+        print(f"baseline: {args.variant}")
+        return 0
+    ledger = Ledger.load(paths)
+    print(ledger.baseline or "no baseline set: `orgtui baseline VARIANT`")
+    return 0 if ledger.baseline else 1

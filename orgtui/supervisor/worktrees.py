@@ -92,6 +92,20 @@ def current_branch(worktree: Path) -> str | None:
         return None
 
 
+def tree_state(path: Path) -> tuple[str | None, str | None, bool]:
+    """(branch, commit, dirty) of the work tree holding ``path``; Nones outside git.
+
+    Dirty means tracked files changed: untracked scratch files do not make a run unrepeatable.
+    """
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+        commit = repo.head.commit.hexsha
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return None, None, False
+    branch = None if repo.head.is_detached else repo.active_branch.name
+    return branch, commit, repo.is_dirty(untracked_files=False)
+
+
 def wip_commit(worktree: Path, message: str) -> str | None:
     """Commit everything in ``worktree`` (untracked included) when dirty; returns the sha."""
     try:

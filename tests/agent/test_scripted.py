@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from orgtui import board
 from orgtui.agent.launch import scripted
 from orgtui.agent.scripted import PlaybookError, Player, load_playbook
 from orgtui.agentstatus import read_status
-from orgtui.cli import build_parser
 from orgtui.config import OrgConfig
 from orgtui.supervisor.backends import BACKENDS, LaunchContext, launch_for
 
@@ -26,11 +26,6 @@ PATCH = """\
 """
 
 
-def _has_verb(verb: str) -> bool:
-    choices = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    return verb in choices
-
-
 def _toml_str(text: str) -> str:
     return '"""' + text.replace("\\", "\\\\") + '"""'
 
@@ -39,8 +34,8 @@ def test_two_scripted_agents_exchange_messages_and_run_an_experiment(
     org: OrgConfig, git_repo: Path
 ) -> None:
     trainer = f"{sys.executable} -c \"print('val_bpb 1.234')\""
-    # Through the ledger's `orgtui run` when this tree has it, else the trainer itself.
-    command = f"orgtui run --variant tiny --seeds 1 -- {trainer}" if _has_verb("run") else trainer
+    # Through the ledger's `orgtui run` (uncommitted patch: --allow-dirty; sue posts herself).
+    command = f"orgtui run --variant tiny --allow-dirty --no-post -- {trainer}"
     (org.root / "sam.toml").write_text(
         """
 [[step]]
@@ -119,8 +114,8 @@ body = "{{last_output}}"
         assert (status.state, status.detail, status.source) == ("idle", "playbook done", "scripted")
     assert board.unread(org.paths, "sam") == [] and board.unread(org.paths, "sue") == []
     assert "[2/4] apply_patch" in sue_out and "val_bpb 1.234" in sue_out
-    if _has_verb("run"):
-        assert any(org.paths.runs_dir.iterdir())
+    (run_dir,) = org.paths.runs_dir.iterdir()
+    assert json.loads((run_dir / "run.json").read_text())["dirty"] is True
 
 
 def test_wait_message_times_out_with_a_clear_error(org: OrgConfig) -> None:

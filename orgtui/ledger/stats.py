@@ -1,0 +1,123 @@
+"""Small statistics for verdicts: mean, sd, interpolation and Welch's t-test.
+
+scipy would be a 40 MB dependency for one distribution function, so the Student t CDF is
+computed here from the regularised incomplete beta function (Numerical Recipes' continued
+fraction), checked against tabulated values in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+
+def mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def sd(values: Sequence[float]) -> float:
+    """Sample standard deviation (n - 1); 0 for a single value."""
+    if len(values) < 2:
+        return 0.0
+    m = mean(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+def interpolate(points: Sequence[tuple[float, float]], x: float) -> float | None:
+    """y at ``x`` on the piecewise-linear curve through sorted ``points``; None outside it."""
+    if not points or x < points[0][0] or x > points[-1][0]:
+        return None
+    for (x0, y0), (x1, y1) in pairwise(points):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return points[-1][1]
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny, eps = 1e-300, 3e-16
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        for aa in (
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
+
+
+def incomplete_beta(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    log_front += a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _beta_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with ``df`` degrees of freedom."""
+    tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Inverse of :func:`t_cdf` by bisection (p in (0, 1))."""
+    lo, hi = -1e3, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+@dataclass(frozen=True)
+class TTest:
+    """A two-sided test of ``mean(b) - mean(a)``; ``half_width`` is the (1 - alpha) interval."""
+
+    delta: float
+    p_value: float
+    half_width: float
+    df: float
+
+
+def welch(a: Sequence[float], b: Sequence[float], alpha: float) -> TTest:
+    """Welch's unequal-variance t-test; both samples need at least two values."""
+    va, vb = sd(a) ** 2 / len(a), sd(b) ** 2 / len(b)
+    se = math.sqrt(va + vb)
+    df_den = (va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0)
+    df = (va + vb) ** 2 / df_den if df_den else float(len(a) + len(b) - 2)
+    return _test(mean(b) - mean(a), se, df, alpha)
+
+
+def with_reference_noise(
+    a: Sequence[float], b: Sequence[float], reference_sd: float, reference_n: int, alpha: float
+) -> TTest:
+    """A t-test whose spread comes from another sample's seeds (one side has a single seed)."""
+    se = reference_sd * math.sqrt(1 / len(a) + 1 / len(b))
+    return _test(mean(b) - mean(a), se, float(reference_n - 1), alpha)
+
+
+def _test(delta: float, se: float, df: float, alpha: float) -> TTest:
+    if se == 0.0:
+        return TTest(delta, 1.0 if delta == 0 else 0.0, 0.0, df)
+    p = 2.0 * (1.0 - t_cdf(abs(delta) / se, df))
+    return TTest(delta, min(1.0, max(0.0, p)), t_quantile(1.0 - alpha / 2.0, df) * se, df)

@@ -1,0 +1,322 @@
+"""Variants compared the way a careful reviewer would: at matched FLOPs, against seed noise.
+
+The rules (docs/ledger.md has them with a worked example):
+
+- Only finished, healthy runs with an eval curve count; crashed, killed and still-running
+  seeds are left out of the numbers and flagged.
+- Both variants are read at the same compute: the largest FLOPs every counted run of both
+  reached, interpolating linearly between evals. No extrapolation: when the curves do not
+  overlap the verdict is ``not_comparable``.
+- A variant's value is the mean over its seeds. Noise comes from Welch's t-test on the seeds
+  of both sides; with a single seed on one side, the spread of the other side's (or the
+  baseline's) seeds stands in; with no replicates anywhere there is no noise estimate and the
+  verdict can never be ``improvement``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from orgtui.atomic import atomic_write_json
+from orgtui.errors import OrgtuiError
+from orgtui.ledger import stats
+from orgtui.ledger.runs import Run, load_runs
+from orgtui.names import is_valid_name
+from orgtui.paths import OrgPaths
+
+VERDICTS = ("improvement", "regression", "within_noise", "not_comparable")
+MISMATCH_TOLERANCE = 1.10
+
+
+class LedgerError(OrgtuiError):
+    """A ledger question that cannot be answered (an unknown variant, a bad baseline)."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The verdict on ``b`` against ``a``; ``delta_bpb`` = b - a, negative means b is better."""
+
+    a: str
+    b: str
+    verdict: str
+    delta_bpb: float | None
+    noise_bpb: float | None
+    p_value: float | None
+    matched_flops: float | None
+    flops_ratio: float | None
+    n_a: int
+    n_b: int
+    flags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"flags": list(self.flags)}
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    """One line of ``orgtui ledger``."""
+
+    variant: str
+    n_seeds: int
+    mean_bpb: float | None
+    sd_bpb: float | None
+    at_flops: float | None
+    tokens: int
+    flops: float
+    gpu_hours: float
+    wall_s: float
+    verdict: str | None
+    flags: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    """The org's progress: the best verified improvement against what it cost."""
+
+    baseline: str | None
+    best_variant: str | None
+    best_improvement_bpb: float | None
+    gpu_hours: float
+    wall_s: float
+    per_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    progress: tuple[tuple[float, float, float], ...] = ()
+
+
+def variant_flags(runs: list[Run]) -> list[str]:
+    """Flags that belong to one variant's runs, whatever they are compared with."""
+    flags: list[str] = []
+    if any(run.dirty for run in runs):
+        flags.append("dirty_tree")
+    if any(run.status in ("crash", "killed") for run in runs):
+        flags.append("crashed")
+    if any(run.status == "running" for run in runs):
+        flags.append("still_running")
+    configs = {json.dumps(run.experiment_config(), sort_keys=True) for run in runs if run.config}
+    if len(configs) > 1:
+        flags.append("config_drift")
+    return flags
+
+
+def _max_eval_flops(run: Run) -> float:
+    return run.evals[-1][1]
+
+
+def _curve(run: Run) -> list[tuple[float, float]]:
+    return [(flops, bpb) for _, flops, bpb in run.evals]
+
+
+def _final_flops(runs: list[Run]) -> float:
+    return stats.mean([run.flops for run in runs]) if runs else 0.0
+
+
+class Ledger:
+    """Every run of an org, grouped by variant, with the baseline they are judged against."""
+
+    def __init__(self, runs: list[Run], baseline: str | None = None, alpha: float = 0.05):
+        self.runs = runs
+        self.baseline = baseline
+        self.alpha = alpha
+        self.variants: dict[str, list[Run]] = {}
+        for run in runs:
+            self.variants.setdefault(run.variant, []).append(run)
+
+    @classmethod
+    def load(
+        cls, paths: OrgPaths, baseline: str | None = None, alpha: float | None = None
+    ) -> Ledger:
+        """Runs from ``.org/runs``; baseline from the argument, ``orgtui baseline``, org.toml."""
+        spec = _ledger_spec(paths)
+        baseline = baseline or stored_baseline(paths) or (spec.baseline if spec else None)
+        if alpha is None:
+            alpha = spec.alpha if spec else 0.05
+        return cls(load_runs(paths), baseline=baseline, alpha=alpha)
+
+    def _runs_of(self, variant: str) -> list[Run]:
+        if variant not in self.variants:
+            known = ", ".join(sorted(self.variants)) or "none yet"
+            raise LedgerError(f"no runs of variant {variant!r} (variants: {known})")
+        return self.variants[variant]
+
+    def compare(self, a: str, b: str) -> Comparison:
+        """The verdict on variant ``b`` against variant ``a``."""
+        runs_a, runs_b = self._runs_of(a), self._runs_of(b)
+        flags = list(dict.fromkeys(variant_flags(runs_a) + variant_flags(runs_b)))
+        baseline_runs = [r for r in self.variants.get(self.baseline or "", []) if r.usable]
+        if not baseline_runs:
+            flags.insert(0, "no_baseline")
+        good_a = [r for r in runs_a if r.usable]
+        good_b = [r for r in runs_b if r.usable]
+        final_a, final_b = _final_flops(good_a or runs_a), _final_flops(good_b or runs_b)
+        ratio = final_b / final_a if final_a > 0 and final_b > 0 else None
+        if ratio is not None and max(ratio, 1 / ratio) > MISMATCH_TOLERANCE:
+            flags.append(f"compute_mismatch x{max(ratio, 1 / ratio):.1f}")
+        if len(good_a) == 1 or len(good_b) == 1:
+            flags.append("single_seed")
+
+        def verdict(name: str, **numbers: Any) -> Comparison:
+            empty = dict(delta_bpb=None, noise_bpb=None, p_value=None, matched_flops=None)
+            return Comparison(
+                a, b, name, **(empty | numbers), flops_ratio=ratio,
+                n_a=len(good_a), n_b=len(good_b), flags=tuple(flags),
+            )  # fmt: skip
+
+        if not good_a or not good_b:
+            return verdict("not_comparable")
+        both = good_a + good_b
+        matched = min(_max_eval_flops(r) for r in both)
+        if matched < max(r.evals[0][1] for r in both):
+            return verdict("not_comparable")
+        values_a = [stats.interpolate(_curve(r), matched) for r in good_a]
+        values_b = [stats.interpolate(_curve(r), matched) for r in good_b]
+        if any(v is None for v in values_a + values_b):
+            return verdict("not_comparable")
+        test = self._test(values_a, values_b, matched)  # type: ignore[arg-type]
+        numbers: dict[str, Any] = dict(
+            delta_bpb=stats.mean(values_b) - stats.mean(values_a),  # type: ignore[arg-type]
+            matched_flops=matched,
+        )
+        if test is None:  # no replicates anywhere: nothing can be verified
+            return verdict("within_noise", **numbers)
+        numbers |= dict(noise_bpb=test.half_width, p_value=test.p_value)
+        if test.p_value < self.alpha and test.delta < 0:
+            return verdict("improvement", **numbers)
+        if test.p_value < self.alpha and test.delta > 0:
+            return verdict("regression", **numbers)
+        return verdict("within_noise", **numbers)
+
+    def _test(self, a: list[float], b: list[float], matched: float) -> stats.TTest | None:
+        if len(a) >= 2 and len(b) >= 2:
+            return stats.welch(a, b, self.alpha)
+        reference = a if len(a) >= 2 else b if len(b) >= 2 else self._baseline_values(matched)
+        if len(reference) < 2:
+            return None
+        return stats.with_reference_noise(a, b, stats.sd(reference), len(reference), self.alpha)
+
+    def _baseline_values(self, flops: float) -> list[float]:
+        runs = [r for r in self.variants.get(self.baseline or "", []) if r.usable]
+        values = [stats.interpolate(_curve(r), flops) for r in runs]
+        return [v for v in values if v is not None]
+
+    def table(self) -> list[VariantRow]:
+        """One row per variant, read at the FLOPs of its comparison with the baseline."""
+        rows = []
+        for name, runs in self.variants.items():
+            good = [r for r in runs if r.usable]
+            comparison = None
+            if self.baseline in self.variants and name != self.baseline:
+                comparison = self.compare(self.baseline, name)
+            at = comparison.matched_flops if comparison else None
+            if at is None and good and comparison is None:
+                at = min(_max_eval_flops(r) for r in good)
+            values = [stats.interpolate(_curve(r), at) for r in good] if at else []
+            values = [v for v in values if v is not None]
+            flags = comparison.flags if comparison else tuple(variant_flags(runs))
+            if comparison is None and len(good) == 1:
+                flags += ("single_seed",)
+            rows.append(
+                VariantRow(
+                    variant=name,
+                    n_seeds=len(good),
+                    mean_bpb=stats.mean(values) if values else None,
+                    sd_bpb=stats.sd(values) if len(values) >= 2 else None,
+                    at_flops=at if values else None,
+                    tokens=max((r.tokens for r in runs), default=0),
+                    flops=_final_flops(good or runs),
+                    gpu_hours=sum(r.gpu_hours for r in runs),
+                    wall_s=sum(r.wall_s or 0.0 for r in runs),
+                    verdict=comparison.verdict if comparison else None,
+                    flags=flags,
+                    agents=tuple(sorted({r.agent for r in runs if r.agent})),
+                )
+            )
+        return sorted(rows, key=lambda row: (row.variant != self.baseline, row.variant))
+
+    def best_improvement(self) -> tuple[str | None, float | None]:
+        """The variant that beats the baseline by the most bpb, with a verified verdict."""
+        if self.baseline not in self.variants:
+            return None, None
+        best: tuple[str | None, float | None] = (None, None)
+        for name in self.variants:
+            if name == self.baseline:
+                continue
+            comparison = self.compare(self.baseline, name)
+            if comparison.verdict == "improvement" and comparison.delta_bpb is not None:
+                gain = -comparison.delta_bpb
+                if best[1] is None or gain > best[1]:
+                    best = (name, gain)
+        return best
+
+    def report(self) -> Report:
+        """Best verified improvement, and how it grew with GPU-hours and wall time."""
+        finished = sorted(
+            (r for r in self.runs if r.finished), key=lambda r: r.started + (r.wall_s or 0.0)
+        )
+        progress = []
+        hours = 0.0
+        first = self.runs[0].started if self.runs else 0.0
+        for i, run in enumerate(finished):
+            hours += run.gpu_hours
+            partial = Ledger(finished[: i + 1], self.baseline, self.alpha)
+            _, gain = partial.best_improvement()
+            end = run.started + (run.wall_s or 0.0)
+            progress.append((hours, max(0.0, end - first), gain or 0.0))
+        per_agent: dict[str, dict[str, Any]] = {}
+        for run in self.runs:
+            entry = per_agent.setdefault(
+                run.agent or "human",
+                {"gpu_hours": 0.0, "runs": 0, "best_variant": None, "best_improvement_bpb": None},
+            )
+            entry["gpu_hours"] += run.gpu_hours
+            entry["runs"] += 1
+        best_variant, best_gain = self.best_improvement()
+        for entry_agent, entry in per_agent.items():
+            for name in {r.variant for r in self.runs if (r.agent or "human") == entry_agent}:
+                if name == self.baseline or self.baseline not in self.variants:
+                    continue
+                comparison = self.compare(self.baseline, name)
+                if comparison.verdict != "improvement" or comparison.delta_bpb is None:
+                    continue
+                gain = -comparison.delta_bpb
+                if entry["best_improvement_bpb"] is None or gain > entry["best_improvement_bpb"]:
+                    entry["best_variant"], entry["best_improvement_bpb"] = name, gain
+        ends = [r.started + (r.wall_s or 0.0) for r in finished]
+        return Report(
+            baseline=self.baseline,
+            best_variant=best_variant,
+            best_improvement_bpb=best_gain,
+            gpu_hours=sum(r.gpu_hours for r in self.runs),
+            wall_s=max(ends) - first if ends else 0.0,
+            per_agent=per_agent,
+            progress=tuple(progress),
+        )
+
+
+def _ledger_spec(paths: OrgPaths) -> Any:
+    """``[ledger]`` of org.toml, or None when there is no readable org.toml."""
+    from orgtui.config import load_config
+
+    if not paths.config_file.is_file():
+        return None
+    try:
+        return load_config(paths.root).ledger
+    except OrgtuiError:
+        return None
+
+
+def stored_baseline(paths: OrgPaths) -> str | None:
+    """The baseline set with ``orgtui baseline`` (it overrides org.toml)."""
+    try:
+        value = json.loads(paths.ledger_state.read_text(encoding="utf-8")).get("baseline")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if is_valid_name(value) else None
+
+
+def store_baseline(paths: OrgPaths, variant: str) -> None:
+    if not is_valid_name(variant):
+        raise LedgerError(f"bad variant name {variant!r}: use [a-z0-9][a-z0-9_-]*")
+    paths.org_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(paths.ledger_state, {"baseline": variant})
