@@ -161,7 +161,8 @@ def _print_table(baseline: str | None, rows: list[VariantRow]) -> None:
             f"[{colour}]{verdict}[/]" if colour else verdict,
             ", ".join(row.flags),
         )
-    Console().print(table)
+    # Piped (an agent's tool call, a log): wide enough that no number is cut.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def report_json(report: Report) -> dict[str, Any]:

@@ -1,9 +1,88 @@
-"""Verbs of this area (filled in by the issue that owns it)."""
+"""Process verbs: ``standup``, ``propose`` and ``demo``."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+from orgtui.commands import add_parser, load_org, socket_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """No verbs yet."""
+    standup = add_parser(subparsers, "standup", "call a standup, or post its digest")
+    group = standup.add_mutually_exclusive_group(required=True)
+    group.add_argument("--now", action="store_true", help="post the standup call now")
+    group.add_argument("--digest", action="store_true", help="post the digest of the open call")
+    standup.set_defaults(func=cmd_standup)
+
+    propose = add_parser(subparsers, "propose", "pre-register an experiment with the chief")
+    propose.add_argument("--variant", required=True, help="the variant to be run")
+    propose.add_argument("--hypothesis", required=True, help="what you expect, and why")
+    propose.add_argument("--baseline", help="compared against (default: the ledger's)")
+    propose.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
+    propose.add_argument("--budget-flops", type=float, help="FLOPs per run")
+    propose.add_argument("--as", dest="as_", metavar="NAME", help="default: $ORGTUI_AGENT")
+    propose.set_defaults(func=cmd_propose)
+
+    demo = add_parser(
+        subparsers, "demo", "run the demo org offline (no API key, no GPU), then open the TUI"
+    )
+    demo.add_argument("--dir", default="orgtui-demo", help="where to build it (./orgtui-demo)")
+    demo.add_argument("--headless", action="store_true", help="no TUI: print ledger and report")
+    demo.add_argument("--keep", action="store_true", help="headless: leave the org running")
+    demo.add_argument("--force", action="store_true", help="rebuild an existing demo dir")
+    demo.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    demo.set_defaults(func=cmd_demo)
+
+
+def cmd_standup(args: argparse.Namespace) -> int:
+    from orgtui import process
+
+    config = load_org(args)
+    if args.now:
+        message = process.call_standup(config)
+        print(f"standup called: {message.id}")
+        return 0
+    state = process.load_standup(config.paths)
+    if not state.open:
+        print("no standup is open: call one with `orgtui standup --now`", file=sys.stderr)
+        return 1
+    print(f"digest posted: {process.post_digest(config, state).id}")
+    return 0
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from orgtui import process
+    from orgtui.ledger import Ledger, LedgerError
+
+    config = load_org(args)
+    baseline = args.baseline or Ledger.load(config.paths).baseline
+    if not baseline:
+        raise LedgerError("no baseline: pass --baseline VARIANT or set one with `orgtui baseline`")
+    sender = args.as_ or os.environ.get("ORGTUI_AGENT") or "human"
+    proposal = process.Proposal(
+        hypothesis=args.hypothesis,
+        variant=args.variant,
+        baseline=baseline,
+        seeds=args.seeds,
+        budget_flops=args.budget_flops,
+    )
+    message = process.propose(config, sender, proposal)
+    print(f"proposal {message.id}: run it with `orgtui run --proposal {message.id} ...`")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orgtui.demo import DEMO_SOCKET, run_demo
+
+    return run_demo(
+        Path(args.dir),
+        socket=socket_name(args) or DEMO_SOCKET,
+        headless=args.headless,
+        keep=args.keep,
+        force=args.force,
+        timeout_s=args.timeout,
+        say=lambda line: print(line, flush=True),
+    )

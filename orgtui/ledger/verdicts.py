@@ -85,9 +85,11 @@ class Report:
     progress: tuple[tuple[float, float, float], ...] = ()
 
 
-def variant_flags(runs: list[Run]) -> list[str]:
+def variant_flags(runs: list[Run], require_proposal: bool = False) -> list[str]:
     """Flags that belong to one variant's runs, whatever they are compared with."""
     flags: list[str] = []
+    if require_proposal and any(run.proposal is None for run in runs):
+        flags.append("no_proposal")
     if any(run.dirty for run in runs):
         flags.append("dirty_tree")
     if any(run.status in ("crash", "killed") for run in runs):
@@ -115,10 +117,17 @@ def _final_flops(runs: list[Run]) -> float:
 class Ledger:
     """Every run of an org, grouped by variant, with the baseline they are judged against."""
 
-    def __init__(self, runs: list[Run], baseline: str | None = None, alpha: float = 0.05):
+    def __init__(
+        self,
+        runs: list[Run],
+        baseline: str | None = None,
+        alpha: float = 0.05,
+        require_proposal: bool = False,
+    ):
         self.runs = runs
         self.baseline = baseline
         self.alpha = alpha
+        self.require_proposal = require_proposal
         self.variants: dict[str, list[Run]] = {}
         for run in runs:
             self.variants.setdefault(run.variant, []).append(run)
@@ -128,11 +137,13 @@ class Ledger:
         cls, paths: OrgPaths, baseline: str | None = None, alpha: float | None = None
     ) -> Ledger:
         """Runs from ``.org/runs``; baseline from the argument, ``orgtui baseline``, org.toml."""
-        spec = _ledger_spec(paths)
+        config = _config(paths)
+        spec = config.ledger if config else None
         baseline = baseline or stored_baseline(paths) or (spec.baseline if spec else None)
         if alpha is None:
             alpha = spec.alpha if spec else 0.05
-        return cls(load_runs(paths), baseline=baseline, alpha=alpha)
+        required = bool(config and config.review.required)
+        return cls(load_runs(paths), baseline, alpha, require_proposal=required)
 
     def _runs_of(self, variant: str) -> list[Run]:
         if variant not in self.variants:
@@ -143,7 +154,12 @@ class Ledger:
     def compare(self, a: str, b: str) -> Comparison:
         """The verdict on variant ``b`` against variant ``a``."""
         runs_a, runs_b = self._runs_of(a), self._runs_of(b)
-        flags = list(dict.fromkeys(variant_flags(runs_a) + variant_flags(runs_b)))
+        flags = list(
+            dict.fromkeys(
+                variant_flags(runs_a, self.require_proposal)
+                + variant_flags(runs_b, self.require_proposal)
+            )
+        )
         baseline_runs = [r for r in self.variants.get(self.baseline or "", []) if r.usable]
         if not baseline_runs:
             flags.insert(0, "no_baseline")
@@ -213,7 +229,11 @@ class Ledger:
                 at = min(_max_eval_flops(r) for r in good)
             values = [stats.interpolate(_curve(r), at) for r in good] if at else []
             values = [v for v in values if v is not None]
-            flags = comparison.flags if comparison else tuple(variant_flags(runs))
+            flags = (
+                comparison.flags
+                if comparison
+                else tuple(variant_flags(runs, self.require_proposal))
+            )
             if comparison is None and len(good) == 1:
                 flags += ("single_seed",)
             rows.append(
@@ -259,7 +279,7 @@ class Ledger:
         first = self.runs[0].started if self.runs else 0.0
         for i, run in enumerate(finished):
             hours += run.gpu_hours
-            partial = Ledger(finished[: i + 1], self.baseline, self.alpha)
+            partial = Ledger(finished[: i + 1], self.baseline, self.alpha, self.require_proposal)
             _, gain = partial.best_improvement()
             end = run.started + (run.wall_s or 0.0)
             progress.append((hours, max(0.0, end - first), gain or 0.0))
@@ -294,14 +314,14 @@ class Ledger:
         )
 
 
-def _ledger_spec(paths: OrgPaths) -> Any:
-    """``[ledger]`` of org.toml, or None when there is no readable org.toml."""
+def _config(paths: OrgPaths) -> Any:
+    """The org's config, or None when there is no readable org.toml."""
     from orgtui.config import load_config
 
     if not paths.config_file.is_file():
         return None
     try:
-        return load_config(paths.root).ledger
+        return load_config(paths.root)
     except OrgtuiError:
         return None
 

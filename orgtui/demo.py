@@ -1,0 +1,214 @@
+"""``orgtui demo``: the main job on any machine — offline, no API key, no GPU.
+
+Builds a scratch research repo (a copy of nanochat/, the demo org.toml, the role prompts,
+the scripted playbooks and a recorded GPU trace), brings the org up on a private tmux server
+so it never touches the person's own sessions, and follows the story on the board until the
+chief posts its conclusion: a progress line on the terminal, then the TUI (or, headless, the
+final ledger and report).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orgtui.config import BUNDLED_ROLES_DIR
+from orgtui.errors import OrgtuiError
+from orgtui.paths import OrgPaths
+
+PLAYBOOKS = Path(__file__).resolve().parent / "agent" / "playbooks"
+NANOCHAT = Path(__file__).resolve().parent.parent / "nanochat"
+GPU_TRACE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "nvml_h100_trace.jsonl"
+DEMO_SOCKET = "orgtui-demo"
+DEMO_AGENTS = ("chief", "ada", "bo", "cy")
+EXPECTED_RUNS = 7  # 3 baseline + 3 nocap + 1 wide
+CONCLUSION = "conclusion"
+
+
+class DemoError(OrgtuiError):
+    """The demo could not be built or did not finish."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the person watching the demo is told, once a second."""
+
+    elapsed_s: float
+    runs_done: int
+    runs_total: int
+    messages: int
+    latest: str
+    finished: bool
+
+
+def _git(cwd: Path, *args: str) -> None:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DemoError(f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip()}")
+
+
+def build_repo(target: Path) -> None:
+    """Write the scratch research repo at ``target`` and make its first commit."""
+    if not NANOCHAT.is_dir():
+        raise DemoError(f"{NANOCHAT}: nanochat not found next to orgtui (reinstall the package)")
+    target.mkdir(parents=True)
+    shutil.copytree(NANOCHAT, target / "nanochat", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(BUNDLED_ROLES_DIR, target / "roles")
+    (target / "playbooks").mkdir()
+    for name in DEMO_AGENTS:
+        shutil.copy(PLAYBOOKS / f"{name}.toml", target / "playbooks" / f"{name}.toml")
+    org_toml = (PLAYBOOKS / "demo-org.toml").read_text(encoding="utf-8")
+    if GPU_TRACE.is_file():
+        shutil.copy(GPU_TRACE, target / "gpu-trace.jsonl")
+    else:  # an installed wheel carries no test fixtures: the gauges then say "no GPU"
+        org_toml = org_toml.replace('source = "replay:gpu-trace.jsonl"', 'source = "none"')
+    (target / "org.toml").write_text(org_toml, encoding="utf-8")
+    (target / ".gitignore").write_text(".org/\nworktrees/*\n!worktrees/.gitkeep\n__pycache__/\n")
+    (target / "worktrees").mkdir()
+    (target / "worktrees" / ".gitkeep").touch()
+    (target / "README.md").write_text(
+        "# orgtui demo\n\nA scratch research repo made by `orgtui demo`: nanochat and an org "
+        "of scripted agents\nworking on removing the logit softcap. Safe to delete.\n"
+    )
+    _git(target, "init", "-q", "-b", "main")
+    _git(target, "add", "-A")
+    _git(target, "-c", "user.name=orgtui demo", "-c", "user.email=demo@orgtui.invalid",
+         "commit", "-qm", "orgtui demo: nanochat and the demo org")  # fmt: skip
+
+
+def orgtui_cli(root: Path, socket: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orgtui", *args, "--root", str(root), "--socket", socket],
+        capture_output=True,
+        text=True,
+    )
+
+
+def progress(paths: OrgPaths, started: float) -> Progress:
+    """Runs finished, board size and the latest message, read from ``.org/``."""
+    from orgtui import board
+    from orgtui.ledger import load_runs
+
+    runs = load_runs(paths)
+    messages = board.messages(paths)
+    last = messages[-1] if messages else None
+    latest = f"{last.sender} → {', '.join(last.to)}: {last.subject}" if last else "starting"
+    finished = any(m.sender == "chief" and CONCLUSION in m.subject for m in messages)
+    return Progress(
+        elapsed_s=time.time() - started,
+        runs_done=sum(1 for r in runs if r.finished),
+        runs_total=max(EXPECTED_RUNS, len(runs)),
+        messages=len(messages),
+        latest=latest,
+        finished=finished,
+    )
+
+
+def render_progress(p: Progress, width: int = 20) -> str:
+    fill = int(width * p.runs_done / p.runs_total)
+    bar = "#" * fill + "." * (width - fill)
+    return (
+        f"[{bar}] {p.runs_done}/{p.runs_total} runs · {p.messages} messages · "
+        f"{p.elapsed_s:4.0f}s · {p.latest}"
+    )[:160]
+
+
+def follow(
+    paths: OrgPaths,
+    timeout_s: float,
+    say: Callable[[str], object],
+    failed: Callable[[], str | None] = lambda: None,
+) -> Progress:
+    """Report progress until the chief concludes; raise on a timeout or a failed agent."""
+    started = time.time()
+    shown = ""
+    while True:
+        now = progress(paths, started)
+        line = render_progress(now)
+        if line.split(" · ")[:2] != shown.split(" · ")[:2] or now.finished:
+            say(line)
+            shown = line
+        if now.finished:
+            return now
+        problem = failed()
+        if problem:
+            raise DemoError(problem)
+        if now.elapsed_s > timeout_s:
+            raise DemoError(
+                f"the demo did not conclude within {timeout_s:.0f}s; look at `orgtui board` and "
+                f"`orgtui status` in {paths.root}"
+            )
+        time.sleep(1.0)
+
+
+def failed_agent(paths: OrgPaths) -> str | None:
+    """A scripted agent whose playbook stopped: the demo cannot conclude."""
+    from orgtui.agentstatus import read_status
+
+    for name in DEMO_AGENTS:
+        status = read_status(paths, name)
+        if status and status.detail and status.detail.startswith("playbook failed"):
+            return f"agent {name}: {status.detail} (its pane: `orgtui attach {name}`)"
+    return None
+
+
+def run_demo(
+    target: Path,
+    *,
+    socket: str = DEMO_SOCKET,
+    headless: bool = False,
+    keep: bool = False,
+    force: bool = False,
+    timeout_s: float = 600.0,
+    say: Callable[[str], object] = print,
+) -> int:
+    """Build, start and follow the demo; returns the exit code."""
+    target = target.resolve()
+    if target.exists() and any(target.iterdir()):
+        if not force:
+            raise DemoError(
+                f"{target} already exists: pass --force to rebuild it (its org is stopped "
+                "first), or --dir elsewhere"
+            )
+        if (target / "org.toml").is_file():
+            orgtui_cli(target, socket, "down")
+        shutil.rmtree(target)
+    say(f"building the demo research repo in {target}")
+    build_repo(target)
+    up = orgtui_cli(target, socket, "up")
+    if up.returncode != 0:
+        raise DemoError(f"orgtui up failed: {(up.stderr or up.stdout).strip()}")
+    say(up.stdout.strip() + f" (private tmux server: tmux -L {socket})")
+    say("a chief and three researchers at work; the ledger judges every claim:")
+    paths = OrgPaths(target)
+    try:
+        follow(paths, timeout_s, say, failed=lambda: failed_agent(paths))
+    except (DemoError, KeyboardInterrupt):
+        if headless and not keep:
+            orgtui_cli(target, socket, "down")
+        raise
+    if not headless:
+        from orgtui.commands.tui import launch_tui
+
+        return launch_tui(target, socket)
+    for verb in ("ledger", "report"):
+        say(orgtui_cli(target, socket, verb).stdout.rstrip())
+    conclusion = [m for m in _messages(paths) if CONCLUSION in m.subject][-1]
+    say(f"\nthe chief's conclusion:\n{conclusion.body.strip()}")
+    if keep:
+        say(f"\nthe org keeps running: orgtui --root {target} --socket {socket}")
+    else:
+        orgtui_cli(target, socket, "down")
+        say(f"\norg stopped; the repo stays in {target}")
+    return 0
+
+
+def _messages(paths: OrgPaths):  # type: ignore[no-untyped-def]
+    from orgtui import board
+
+    return board.messages(paths)

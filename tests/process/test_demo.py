@@ -1,0 +1,57 @@
+"""`orgtui demo --headless` end to end: the whole story on the CPU, judged by the ledger."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from orgtui import board
+from orgtui.paths import OrgPaths
+from tests.supervisor.helpers import tmux
+
+
+def test_demo_headless_end_to_end(tmp_path: Path, tmux_socket: str) -> None:
+    target = tmp_path / "orgtui-demo"
+    out = subprocess.run(
+        [sys.executable, "-m", "orgtui", "demo", "--headless", "--dir", str(target),
+         "--socket", tmux_socket, "--timeout", "400"],
+        capture_output=True, text=True, timeout=480,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    paths = OrgPaths(target)
+    messages = board.messages(paths)
+    kinds = [(m.sender, m.kind) for m in messages]
+    assert ("chief", "directive") in kinds
+    assert ("cy", "result") in kinds and ("ada", "result") in kinds and ("bo", "result") in kinds
+    assert ("supervisor", "standup") in kinds
+    assert {m.sender for m in messages if m.kind == "standup"} >= {"supervisor", "ada", "bo", "cy"}
+    digest = next(m for m in messages if m.subject == "standup digest")
+    assert digest.to == ("chief",) and "wide" in digest.body
+    conclusion = messages[-1]
+    assert conclusion.sender == "chief" and "conclusion" in conclusion.subject
+
+    def compare(a: str, b: str) -> dict:
+        result = subprocess.run(
+            [sys.executable, "-m", "orgtui", "compare", a, b, "--json", "--root", str(target)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(result.stdout)
+
+    wide = compare("baseline", "wide")  # researcher B's "win"
+    assert wide["verdict"] != "improvement"
+    assert any(flag.startswith("compute_mismatch x") for flag in wide["flags"])
+    assert wide["flops_ratio"] > 3
+    nocap = compare("baseline", "nocap")
+    assert (nocap["n_a"], nocap["n_b"]) == (3, 3)
+    assert nocap["noise_bpb"] > 0 and nocap["verdict"] in (
+        "within_noise",
+        "improvement",
+        "regression",
+    )
+    assert f"nocap vs baseline: verdict: {nocap['verdict']}" in conclusion.body
+    # What the person saw: progress, then the final ledger and report; the org is stopped.
+    assert "7/7 runs" in out.stdout and "best verified improvement" in out.stdout
+    assert "compute_mismatch" in out.stdout
+    assert tmux(tmux_socket, "list-sessions") == ""
