@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "orgtui.commands.gpu",
     "orgtui.commands.agent",
     "orgtui.commands.process",
+    "orgtui.commands.tui",
 )
 
 

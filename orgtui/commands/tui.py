@@ -1,18 +1,32 @@
-"""``orgtui`` with no verb: open the TUI on the org."""
+"""``orgtui`` with no verb (or ``orgtui tui``): open the TUI on the org."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from orgtui.commands import add_parser, org_root, socket_name
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    tui = add_parser(subparsers, "tui", "open the TUI (the same as `orgtui` with no verb)")
+    tui.set_defaults(func=open_tui)
 
 
 def launch_tui(root: Path, socket: str | None) -> int:
-    print("orgtui: the TUI is not built yet; see `orgtui --help` for the verbs", file=sys.stderr)
-    return 2
+    """Run the app until the person quits; agents keep running whatever happens here."""
+    from orgtui.config import load_config
+    from orgtui.errors import OrgtuiError
+    from orgtui.tui.app import OrgApp
+
+    try:
+        keys = dict(load_config(root).keys)
+    except OrgtuiError:
+        keys = {}  # the header shows the config error; the TUI still opens
+    OrgApp(root, socket, keys=keys).run()
+    print("orgtui: TUI closed; the agents keep running (`orgtui status`, `orgtui down` to stop)")
+    return 0
 
 
 def open_tui(args: argparse.Namespace) -> int:
-    from orgtui.commands import org_root, socket_name
-
     return launch_tui(org_root(args), socket_name(args))

@@ -1,0 +1,151 @@
+"""TUI responsiveness, printed as one JSON object.
+
+- ``cold_start_ms``: a fresh interpreter, from start to the first frame with every card drawn
+  (imports included), against a bare Textual app as the reference.
+- ``key_ms``: key press -> screen updated (selection moved and repainted), 64 agents, as
+  Textual's Pilot measures it (press, then wait for the screen to settle); ``bare_key_ms`` is
+  the same for a one-widget Textual app, the floor this harness can show.
+- ``board_visible_ms``: a message file written -> shown in the app's snapshot (live updates
+  through watchfiles), 64 agents.
+Goals: key p95 < 50 ms, board p95 < 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+COLD = """
+import asyncio, sys, time
+t0 = time.perf_counter()
+from orgtui.tui.app import OrgApp
+from orgtui.tui.widgets.agent_card import AgentCard
+async def main():
+    app = OrgApp(__import__("pathlib").Path(sys.argv[1]), live=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        while len(app.screen.query(AgentCard)) < int(sys.argv[2]):
+            await pilot.pause(0.005)
+        await pilot.pause()
+        print((time.perf_counter() - t0) * 1000)
+asyncio.run(main())
+"""
+BARE = """
+import asyncio, time
+t0 = time.perf_counter()
+from textual.app import App
+from textual.widgets import Static
+class Bare(App):
+    def compose(self):
+        yield Static("hello")
+async def main():
+    async with Bare().run_test() as pilot:
+        await pilot.pause()
+        print((time.perf_counter() - t0) * 1000)
+asyncio.run(main())
+"""
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 2)
+
+
+def cold(root: Path, agents: int, trials: int) -> dict[str, float]:
+    def once(code: str, *args: str) -> float:
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                             check=True, cwd=ROOT)  # fmt: skip
+        return float(out.stdout.strip().splitlines()[-1])
+
+    app = [once(COLD, str(root), str(agents)) for _ in range(trials)]
+    bare = [once(BARE) for _ in range(trials)]
+    return {"p50": pct(app, 50), "bare_textual_p50": pct(bare, 50),
+            "ratio_to_bare": round(pct(app, 50) / pct(bare, 50), 2)}  # fmt: skip
+
+
+async def bare_keys(trials: int) -> list[float]:
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Bare(App):
+        BINDINGS = [("right", "tick", "tick")]  # noqa: RUF012
+
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield Static("0")
+
+        def action_tick(self) -> None:
+            self.query_one(Static).update(str(time.perf_counter()))
+
+    times = []
+    async with Bare().run_test(size=(200, 60)) as pilot:
+        await pilot.pause(0.3)
+        for _ in range(trials):
+            t0 = time.perf_counter()
+            await pilot.press("right")
+            await pilot.pause()
+            times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+async def interactive(root: Path, trials: int) -> dict[str, dict[str, float]]:
+    from orgtui import board
+    from orgtui.paths import OrgPaths
+    from orgtui.tui.app import OrgApp
+
+    app = OrgApp(root, live=True)
+    keys: list[float] = []
+    visible: list[float] = []
+    async with app.run_test(size=(200, 60)) as pilot:
+        while app.snapshot is None:
+            await pilot.pause(0.01)
+        await pilot.pause(0.5)
+        for i in range(trials):
+            t0 = time.perf_counter()
+            await pilot.press("right" if i % 2 == 0 else "left")
+            await pilot.pause()
+            keys.append((time.perf_counter() - t0) * 1000)
+        paths = OrgPaths(root)
+        for i in range(trials):
+            t0 = time.perf_counter()
+            message = board.post(paths, sender="human", to=["ada"], subject=f"ping {i}", body="x")
+            while not any(m.id == message.id for m in app.snapshot.messages):
+                await asyncio.sleep(0.002)
+            visible.append((time.perf_counter() - t0) * 1000)
+    bare = await bare_keys(trials)
+    return {
+        "key_ms": {"p50": pct(keys, 50), "p95": pct(keys, 95)},
+        "bare_key_ms": {"p50": pct(bare, 50), "p95": pct(bare, 95)},
+        "key_ratio_to_bare_p50": round(pct(keys, 50) / pct(bare, 50), 2),
+        "board_visible_ms": {"p50": pct(visible, 50), "p95": pct(visible, 95)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--agents", type=int, default=64)
+    parser.add_argument("--trials", type=int, default=30)
+    args = parser.parse_args()
+    from tests.tui.conftest import build_org
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        build_org(root, agents=args.agents)
+        result = {"agents": args.agents, "cold_start_ms": cold(root, args.agents, 3)}
+        result |= asyncio.run(interactive(root, args.trials))
+    result["goals_met"] = {
+        "key_p95_over_bare_under_50ms": result["key_ms"]["p95"] - result["bare_key_ms"]["p50"] < 50,
+        "board_p95_under_200ms": result["board_visible_ms"]["p95"] < 200,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Textual app: a view over ``.org/`` and a sender of control-socket commands."""

@@ -1,0 +1,1 @@
+"""Screens of the TUI: main, board, ledger, agent, GPUs, help and dialogs."""

@@ -1,0 +1,80 @@
+"""The ledger screen: variants with verdicts and flags, and the org's progress plot."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual_plotext import PlotextPlot
+
+VERDICT_STYLE = {
+    "improvement": "bold green",
+    "regression": "bold red",
+    "within_noise": "yellow",
+    "not_comparable": "magenta",
+}
+
+
+class LedgerScreen(Screen):
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, root: Any) -> None:
+        super().__init__()
+        self.root = root
+
+    def compose(self) -> ComposeResult:
+        yield Static("Ledger", id="ledger-title", classes="panel-title")
+        yield DataTable(id="ledger-table", cursor_type="row", zebra_stripes=True)
+        yield PlotextPlot(id="progress-plot")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("variant", "seeds", "bpb mean ± sd", "at FLOPs", "FLOPs", "GPU-h",
+                          "verdict", "flags", "agents")  # fmt: skip
+        self.load()
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        from orgtui.ledger import Ledger
+
+        ledger = Ledger.load(self.app.feed.paths)  # type: ignore[attr-defined]
+        rows, report = ledger.table(), ledger.report()
+        self.app.call_from_thread(self.show, ledger.baseline, rows, report)
+
+    def show(self, baseline: str | None, rows: list[Any], report: Any) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in rows:
+            verdict = "baseline" if row.variant == baseline else (row.verdict or "—")
+            bpb = "—" if row.mean_bpb is None else f"{row.mean_bpb:.4f}"
+            if row.sd_bpb:
+                bpb += f" ± {row.sd_bpb:.4f}"
+            table.add_row(
+                row.variant, str(row.n_seeds), bpb,
+                "—" if row.at_flops is None else f"{row.at_flops:.3g}",
+                f"{row.flops:.3g}", f"{row.gpu_hours:.3f}",
+                Text(verdict, style=VERDICT_STYLE.get(verdict, "bold")),
+                Text(", ".join(row.flags), style="red" if row.flags else ""),
+                ", ".join(row.agents),
+            )  # fmt: skip
+        best = (
+            f"{report.best_improvement_bpb:.4f} bpb ({report.best_variant})"
+            if report.best_improvement_bpb is not None
+            else "none verified yet"
+        )
+        self.query_one("#ledger-title", Static).update(
+            f"Ledger — baseline {baseline or 'not set'} · best verified improvement {best} · "
+            f"{report.gpu_hours:.3f} GPU-hours · {len(rows)} variants"
+        )
+        plot = self.query_one(PlotextPlot).plt
+        plot.clear_data()
+        plot.title("best verified improvement (bpb) vs GPU-hours")
+        if report.progress:
+            plot.plot([p[0] for p in report.progress], [p[2] for p in report.progress])
+        self.query_one(PlotextPlot).refresh()

@@ -1,0 +1,1 @@
+"""Widgets of the TUI: agent cards, state badges, GPU gauges, the board list."""

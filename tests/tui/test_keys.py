@@ -1,0 +1,260 @@
+"""Every key path of the TUI, through Pilot on the synthetic org."""
+
+from __future__ import annotations
+
+import sys
+
+from textual.widgets import Button, DataTable, Input, Select
+
+from orgtui import board
+from orgtui.paths import OrgPaths
+from orgtui.tui.screens.agent import AgentScreen
+from orgtui.tui.screens.board import BoardScreen
+from orgtui.tui.screens.dialogs import ComposeDialog, HandoffDialog, NewAgentDialog
+from orgtui.tui.screens.gpus import GpuScreen
+from orgtui.tui.screens.help import HelpScreen
+from orgtui.tui.screens.ledger import LedgerScreen
+from orgtui.tui.screens.main import MainScreen
+from orgtui.tui.widgets.agent_card import AgentCard
+
+SIZE = (160, 45)
+
+
+async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def selected(app) -> str:  # type: ignore[no-untyped-def]
+    return app.main.selected().agent
+
+
+async def test_cards_show_the_org(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        cards = {c.agent: c for c in app.screen.query(AgentCard)}
+        assert list(cards) == ["chief", "ada", "bo", "cy"]
+        assert cards["ada"].view.status == "working" and cards["ada"].has_class("-working")
+        assert cards["cy"].has_class("-suspended")
+        assert " suspended " in str(cards["cy"].render().renderables[0].columns[1]._cells[0])
+        assert cards["ada"].view.last_bpb is not None and len(cards["ada"].view.loss) == 60
+        assert (
+            cards["chief"].view.unread == 2
+        )  # two results; its own directive to all is not counted
+        assert cards["ada"].view.gpu_view.source == "replay"
+        header = str(app.screen.query_one("#org-header").render())
+        assert "lab" in header and "uptime 1h02m" in header and "GPU-hours" in header
+        assert not app.screen.query_one("#banner").display  # the supervisor (this pid) is alive
+
+
+async def test_arrows_and_jk_move_the_selection(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert selected(app) == "chief"
+        await pilot.press("right")
+        assert selected(app) == "ada"
+        await pilot.press("j")  # one row down: the grid has 2 columns at this width
+        assert selected(app) == "cy"
+        await pilot.press("k", "left")
+        assert selected(app) == "chief"
+
+
+async def test_enter_takes_over_the_selected_agent(make_app, recorder, org_root) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("right", "enter")
+    (argv,) = recorder.takeovers
+    assert argv == [sys.executable, "-m", "orgtui", "attach", "ada", "--root", str(org_root),
+                    "--socket", "tui-test"]  # fmt: skip
+
+
+async def test_agent_commands_go_to_the_supervisor(make_app, recorder) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("s")  # chief is waiting: suspend
+        await pilot.press("right", "p")  # ada: park
+        await pilot.press("right", "r")  # bo: restart
+        await pilot.press("right", "s")  # cy is suspended: resume
+        await ready(pilot)
+    assert recorder.commands == [
+        {"verb": "suspend", "agent": "chief"},
+        {"verb": "park", "agent": "ada"},
+        {"verb": "restart", "agent": "bo"},
+        {"verb": "resume", "agent": "cy"},
+    ]
+
+
+async def test_handoff_dialog(make_app, recorder) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("right", "h")
+        assert isinstance(app.screen, HandoffDialog)
+        app.screen.query_one("#backend", Select).value = "claude"
+        await pilot.click("#ok")
+        await ready(pilot)
+    assert recorder.commands == [
+        {"verb": "handoff", "agent": "ada", "backend": "claude", "to": None}
+    ]
+
+
+async def test_new_agent_dialog(make_app, recorder) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("n")
+        assert isinstance(app.screen, NewAgentDialog)
+        await pilot.click("#name")
+        await pilot.press(*"bad/name")
+        app.screen.query_one("#ok", Button).press()
+        await pilot.pause()
+        assert isinstance(app.screen, NewAgentDialog)  # refused, dialog stays
+        app.screen.query_one("#name", Input).value = "dee"
+        app.screen.query_one("#gpu", Input).value = "2"
+        app.screen.query_one("#ok", Button).press()
+        await ready(pilot)
+    assert recorder.commands == [
+        {"verb": "spawn", "agent": "dee", "role": "chief_scientist", "backend": "shell", "gpu": 2}
+    ]
+
+
+async def test_message_key_posts_to_the_board(make_app, org_root) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("right", "right", "m")
+        assert isinstance(app.screen, ComposeDialog)
+        assert app.screen.query_one("#to", Input).value == "bo"
+        app.screen.query_one("#subject", Input).value = "check your FLOPs"
+        await pilot.press("ctrl+s")
+        await ready(pilot)
+    sent = [m for m in board.messages(OrgPaths(org_root)) if m.sender == "human"]
+    assert [(m.to, m.subject) for m in sent] == [(("bo",), "check your FLOPs")]
+
+
+async def test_board_screen_filters_reads_and_replies(make_app, org_root) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("b")
+        assert isinstance(app.screen, BoardScreen)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 5  # 4 messages and the malformed file
+        app.screen.query_one("#board-filter", Input).value = "kind:result"
+        await pilot.pause()
+        assert table.row_count == 2
+        app.screen.query_one("#board-filter", Input).value = "from:chief kind:question"
+        await pilot.pause()
+        assert table.row_count == 1
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.pause()
+        assert "Shall we scale nocap" in app.screen.current().body
+        await pilot.press("R")
+        assert isinstance(app.screen, ComposeDialog)
+        assert app.screen.query_one("#to", Input).value == "chief"
+        await pilot.press("ctrl+s")
+        await ready(pilot)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+    paths = OrgPaths(org_root)
+    question = next(m for m in board.messages(paths) if m.kind == "question")
+    (reply,) = [m for m in board.messages(paths) if m.sender == "human"]
+    assert reply.reply_to == question.id and reply.subject.startswith("Re: need a decision")
+    assert board.read_state(paths, "human").is_read(question)
+
+
+async def test_malformed_board_file_is_listed_not_fatal(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        malformed = [m for m in app.snapshot.messages if m.malformed]
+        assert len(malformed) == 1 and malformed[0].kind == "malformed"
+
+
+async def test_ledger_gpu_agent_and_help_screens(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("l")
+        assert isinstance(app.screen, LedgerScreen)
+        await ready(pilot)
+        table = app.screen.query_one(DataTable)
+        rows = {str(table.get_row_at(i)[0]): table.get_row_at(i) for i in range(table.row_count)}
+        assert set(rows) == {"baseline", "nocap", "wide"}
+        assert "compute_mismatch x4.0" in str(rows["wide"][7])
+        await pilot.press("escape", "g")
+        assert isinstance(app.screen, GpuScreen)
+        await ready(pilot)
+        assert "replay" in str(app.screen.query_one("#gpu-title").render())
+        await pilot.press("escape", "right", "a")
+        assert isinstance(app.screen, AgentScreen) and app.screen.agent == "ada"
+        await ready(pilot)
+        assert "nocap-s3" in str(app.screen.query_one("#agent-runs").render())
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_filter_hides_other_agents(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"suspended", "enter")
+        await pilot.pause()
+        shown = [c.agent for c in app.screen.query(AgentCard) if c.display]
+        assert shown == ["cy"]
+
+
+async def test_standup_key_calls_a_standup(make_app, org_root) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("u")
+        await ready(pilot)
+    calls = [m for m in board.messages(OrgPaths(org_root)) if m.sender == "supervisor"]
+    assert len(calls) == 1 and calls[0].kind == "standup"
+
+
+async def test_keys_are_remappable(make_app, recorder) -> None:
+    app = make_app(keys={"takeover": "t", "park": "P"})
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("enter", "p")
+        assert recorder.takeovers == [] and recorder.commands == []
+        await pilot.press("t", "P")
+        await ready(pilot)
+    assert len(recorder.takeovers) == 1
+    assert recorder.commands == [{"verb": "park", "agent": "chief"}]
+
+
+async def test_supervisor_down_banner_and_start_key(make_app, org_root) -> None:
+    state = org_root / ".org" / "state.json"
+    state.write_text(
+        state.read_text().replace(f'"pid": {__import__("os").getpid()}', '"pid": null')
+    )
+    app = make_app()
+    started: list[list[str]] = []
+    app.run_cli = lambda args, title: started.append(args)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        banner = app.screen.query_one("#banner")
+        assert banner.display and "supervisor is down" in str(banner.render())
+        await pilot.press("U")
+    assert started == [["up"]]
+
+
+async def test_quit_leaves_agents_alone(make_app, recorder) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("q")
+    assert recorder.commands == [] and recorder.takeovers == []
+    assert app.return_code == 0
