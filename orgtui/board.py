@@ -336,7 +336,14 @@ def post(
             refs=tuple(ref_list),
             path=board / f"{message_id}{SUFFIX}",
         )
-        if _write_new(message.path, render(message).encode("utf-8")):  # type: ignore[arg-type]
+        try:
+            written = _write_new(message.path, render(message).encode("utf-8"))  # type: ignore[arg-type]
+        except OSError as error:  # disk full, read-only, quota: say so, keep what is there
+            raise BoardError(
+                f"{board}: cannot write the message ({error.strerror}); nothing was posted and "
+                "the board is unchanged"
+            ) from None
+        if written:
             return message
 
 

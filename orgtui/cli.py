@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OrgtuiError as error:
         print(f"orgtui: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # the disk, not the person: a clear line, not a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"orgtui: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -1,10 +1,12 @@
 """The ``claude`` and ``codex`` backends: the real CLIs, interactive, in the agent's pane.
 
 Each seat gets its rendered role prompt in ``.org/agents/<name>/role.md``; the CLIs report
-their state through their own hooks (Claude Code ``--settings`` hooks, Codex ``notify``),
-which call ``orgtui status-hook`` and land in ``status.json``. Keys stay in the environment:
-nothing written here holds one. Claude's session id is pinned up front and kept in
-``session.json`` so a restart resumes the same conversation.
+their state through their own hooks (Claude Code: ``--settings``; Codex: ``hooks.json`` in the
+seat's ``CODEX_HOME``, same events and payloads), which call ``orgtui status-hook`` and land
+in ``status.json``. Codex's ``notify`` (turn finished) is a second source of "idle"; the pane
+detectors are only a fallback. Keys stay in the environment: nothing written here holds one.
+Claude's session id is pinned up front and kept in ``session.json`` so a restart resumes the
+same conversation; Codex resumes its last session.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ CLAUDE_HOOK_EVENTS = (
     "StopFailure",
     "SessionEnd",
 )
+CODEX_HOOK_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PermissionRequest",
+    "PostToolUse",
+    "Stop",
+)
+"""Codex's hooks send Claude Code's payloads (``hook_event_name``, ``tool_name`` ...)."""
 WAITING_NOTIFICATIONS = ("permission_prompt", "elicitation_dialog")
 KEY_HELPER_VAR = "ORGTUI_HELPER_API_KEY"
 """Claude Code asks "use this API key?" when ANTHROPIC_API_KEY is set, and remembering the
@@ -46,6 +57,12 @@ in its own shell) and ``apiKeyHelper`` prints it: no dialog, nothing of the key 
 def hook_command(source: str) -> str:
     """The program a CLI hook runs; the pane's env (ORGTUI_AGENT/ROOT) says who is speaking."""
     return f"{orgtui_command()} status-hook --source {source}"
+
+
+def hook_table(source: str, events: tuple[str, ...]) -> dict[str, object]:
+    """``{"EVENT": [{"matcher": "*", "hooks": [command]}]}`` for each event."""
+    entry = [{"matcher": "*", "hooks": [{"type": "command", "command": hook_command(source)}]}]
+    return {event: entry for event in events}
 
 
 # --------------------------------------------------------------------------- claude
@@ -60,9 +77,7 @@ def claude_settings(
     pre-accepted (Claude Code reads this key from --settings too), else it blocks the start.
     With ``key_helper`` the key comes from ``apiKeyHelper`` (see ``KEY_HELPER_VAR``).
     """
-    command = hook_command("claude")
-    entry = [{"matcher": "*", "hooks": [{"type": "command", "command": command}]}]
-    settings: dict[str, object] = {"hooks": {event: entry for event in CLAUDE_HOOK_EVENTS}}
+    settings: dict[str, object] = {"hooks": hook_table("claude", CLAUDE_HOOK_EVENTS)}
     if skip_permissions:
         settings["skipDangerousModePermissionPrompt"] = True
     if key_helper:
@@ -148,6 +163,9 @@ def codex_config(context: LaunchContext, instructions: str) -> str:
     notify = [*shlex.split(orgtui_command()), "status-hook", "--source", "codex"]
     lines = [
         "check_for_update_on_startup = false",
+        # A login shell runs /etc/profile, which resets PATH on many systems: `orgtui` (this
+        # venv, first on the pane's PATH) would vanish from the agent's own shell commands.
+        "allow_login_shell = false",
         f"notify = [{', '.join(_toml_str(part) for part in notify)}]",
         f"developer_instructions = {_toml_str(instructions)}",
     ]
@@ -184,12 +202,15 @@ def codex(context: LaunchContext) -> Launch:
     atomic_write_text(
         home / "config.toml", codex_config(context, render_role(context.config, spec))
     )
+    # orgtui writes these hooks itself: trusting them per invocation spares the "Hooks need
+    # review" screen, which would block an unattended start.
+    atomic_write_json(home / "hooks.json", {"hooks": hook_table("codex", CODEX_HOOK_EVENTS)})
     env = base_env(context)
     env["CODEX_HOME"] = str(home)
     # --no-daemon: the CLI lives and dies with the pane (no shared background server).
     resuming = context.resume and any((home / "sessions").glob("**/*.jsonl"))
     argv = ["codex", "resume", "--last"] if resuming else ["codex"]
-    argv.append("--no-daemon")
+    argv += ["--no-daemon", "--dangerously-bypass-hook-trust"]
     if spec.skip_permissions:
         argv.append("--dangerously-bypass-approvals-and-sandbox")
     argv += ["-C", str(context.worktree)]
@@ -222,21 +243,18 @@ def claude_state(event: dict[str, object]) -> tuple[str, str] | None:
 
 
 def codex_state(paths: OrgPaths, agent: str, event: dict[str, object]) -> tuple[str, str] | None:
-    """Codex notify: a completed turn of the seat's main thread means idle.
+    """Codex notify: a completed turn of the seat's own conversation means idle.
 
-    The TUI also completes a side turn that writes the session title, on another thread:
-    the first thread seen is the seat's own, the others are ignored.
+    The TUI also completes a side turn that writes the session title, on another thread
+    that Codex never saves: the seat's conversation is the thread with a rollout file under
+    ``$CODEX_HOME/sessions``. (When no rollout exists at all, any turn counts.)
     """
     if event.get("type") != "agent-turn-complete":
         return None
     thread = str(event.get("thread-id", ""))
-    file = paths.agent_dir(agent) / "codex-thread.json"
-    try:
-        main = json.loads(file.read_text(encoding="utf-8"))["thread"]
-    except (OSError, ValueError, KeyError, TypeError):
-        main = thread
-        atomic_write_json(file, {"thread": thread})
-    if thread != main:
+    sessions = paths.agent_dir(agent) / "codex" / "sessions"
+    rollouts = [p.name for p in sessions.glob("**/rollout-*.jsonl")]
+    if rollouts and not (thread and any(name.endswith(f"{thread}.jsonl") for name in rollouts)):
         return None
     return "idle", "agent-turn-complete"
 
@@ -255,7 +273,10 @@ def record_event(root: str | Path, agent: str, source: str, payload: str) -> str
     if not isinstance(event, dict):
         return None
     paths = OrgPaths(Path(root))
-    result = codex_state(paths, agent, event) if source == "codex" else claude_state(event)
+    if "hook_event_name" in event or source != "codex":
+        result = claude_state(event)  # both CLIs' hooks speak this vocabulary
+    else:
+        result = codex_state(paths, agent, event)
     if result is None:
         return None
     state, detail = result

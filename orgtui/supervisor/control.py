@@ -28,6 +28,8 @@ class ControlError(OrgtuiError):
 
 MAX_SOCKET_PATH = 107
 """AF_UNIX paths are limited to 108 bytes (NUL included) on Linux."""
+MAX_REQUEST_BYTES = 1 << 20
+"""A request line larger than this (1 MiB) is refused unread: no verb needs more."""
 
 
 def _check_path(path: os.PathLike[str] | str) -> None:
@@ -88,7 +90,10 @@ class _Conn(socketserver.StreamRequestHandler):
         if uid is not None and uid != os.getuid():
             self._send({"ok": False, "error": "refused: not the socket owner"})
             return
-        for raw in self.rfile:
+        while raw := self.rfile.readline(MAX_REQUEST_BYTES + 1):
+            if len(raw) > MAX_REQUEST_BYTES:
+                self._send({"ok": False, "error": f"request over {MAX_REQUEST_BYTES} bytes"})
+                return  # the rest of the line is not worth reading
             try:
                 payload = json.loads(raw)
                 if not isinstance(payload, dict):

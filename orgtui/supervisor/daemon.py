@@ -1,7 +1,8 @@
 """``orgtui supervise``: the loop that keeps every seat alive, in window 0 of the session.
 
 Each tick: one ``list-panes`` call, liveness per seat, restarts with exponential backoff,
-status from the agent's own status.json, board nudges, a GPU sample, and state.json written
+status from the agent's own status.json (the pane detectors where a CLI's hooks are stale or
+report only part of the states), board nudges, a GPU sample, and state.json written
 when something changed (the heartbeat at most every few seconds). Control-socket requests
 run under the same lock as the tick, so only this process mutates state while it lives.
 """
@@ -19,7 +20,7 @@ from typing import Any
 from orgtui.agentstatus import read_status
 from orgtui.config import OrgConfig
 from orgtui.errors import OrgtuiError
-from orgtui.supervisor import ops
+from orgtui.supervisor import detectors, ops
 from orgtui.supervisor.control import ControlServer
 from orgtui.supervisor.state import set_status
 from orgtui.supervisor.tmux import Pane
@@ -27,6 +28,8 @@ from orgtui.supervisor.tmux import Pane
 SHELLS = {"bash", "zsh", "sh", "fish", "dash", "ksh", "tcsh"}
 HEARTBEAT_EVERY_S = 5.0
 STARTING_GRACE_S = 3.0
+DETECT_EVERY_S = 0.5
+"""How often a pane is captured for the state detectors (Codex seats, stale hooks)."""
 GUESS_EVERY_S = 5.0
 """How often the idle/working guess (a scan of the process table) is refreshed."""
 
@@ -50,6 +53,7 @@ class Supervisor:
         self.stopping_org = False
         self._tree: dict[int, list[tuple[int, str]]] | None = None
         self._guess: dict[str, tuple[int | None, float, str]] = {}
+        self._seen: dict[str, tuple[float, str]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -129,6 +133,7 @@ class Supervisor:
             self._check(name, record, panes.get(name), now)
         self._nudge()
         self._sample_gpu(now)
+        self._processes(now)
         sup = self.org.state["supervisor"]
         if self.dirty or now - self.last_save >= HEARTBEAT_EVERY_S:
             sup["heartbeat"] = now
@@ -152,6 +157,8 @@ class Supervisor:
             self.dirty |= set_status(record, self._activity(name, record, pane, now))
             return
         if status != "dead" or "next_restart" not in record:
+            if self._refused(name, record):
+                return
             self._died(name, record, now)
         elif now >= record["next_restart"]:
             self._restart(name, record, pane)
@@ -193,11 +200,42 @@ class Supervisor:
             ops.log(self.paths, f"{name}: restart failed: {error}")
             self._died(name, record, time.time())
 
+    def _refused(self, name: str, record: dict[str, Any]) -> bool:
+        """A builtin agent that exited with EXIT_AUTH (its key was refused) fails at once: a
+        restart would only be refused again. (Other backends' exit codes mean nothing here.)"""
+        from orgtui.agent.loop import EXIT_AUTH
+
+        if record.get("backend") != "builtin":
+            return False
+        exit_file = self.paths.agent_dir(name) / "exit"
+        try:
+            code = int(exit_file.read_text().strip())
+            fresh = exit_file.stat().st_mtime >= (record.get("started_at") or 0) - 1
+        except (OSError, ValueError):
+            return False
+        if code != EXIT_AUTH or not fresh:
+            return False
+        set_status(record, "failed", f"exit {code}: the model API refused the key")
+        record.pop("next_restart", None)
+        self.dirty = True
+        ops.log(self.paths, f"{name}: exited {code} (key refused); not restarted")
+        ops.post_system(
+            self.paths,
+            f"{name} failed",
+            f"{name} stopped: the model API refused its key (exit {code}). Fix the key, "
+            f"then `orgtui restart {name}`.",
+        )
+        return True
+
     def _activity(self, name: str, record: dict[str, Any], pane: Pane, now: float) -> str:
         reported = read_status(self.paths, name)
         started = record.get("started_at") or 0
-        if reported is not None and reported.time >= started - 1:
-            return reported.state
+        fresh = reported.state if reported is not None and reported.time >= started - 1 else None
+        seen = self._detected(str(record.get("backend")), pane, fresh, now)
+        if seen is not None:
+            return seen
+        if fresh is not None:
+            return fresh
         if now - started < STARTING_GRACE_S:
             return "starting"
         cached = self._guess.get(name)
@@ -206,6 +244,17 @@ class Supervisor:
         guess = "idle" if self._only_shells(pane.pane_pid) else "working"
         self._guess[name] = (pane.pane_pid, now, guess)
         return guess
+
+    def _detected(self, backend: str, pane: Pane, reported: str | None, now: float) -> str | None:
+        """The pane detectors, where the CLI's own hooks are stale, absent or partial (Codex
+        reports only idle). Captures are cached for DETECT_EVERY_S per pane."""
+        if not detectors.wants_pane(backend, reported):
+            return None
+        cached = self._seen.get(pane.pane_id)
+        if cached is None or now - cached[0] >= DETECT_EVERY_S or now < cached[0]:
+            cached = (now, self.org.tmux.capture(pane.pane_id, lines=0))  # screen only
+            self._seen[pane.pane_id] = cached
+        return detectors.resolve(backend, reported, cached[1])
 
     def _only_shells(self, pid: int | None) -> bool:
         """True when nothing but shells runs under the pane (an idle prompt)."""
@@ -248,6 +297,17 @@ class Supervisor:
                 ops.log(self.paths, f"{name}: nudged about {len(due)} message(s)")
             except (AttributeError, OrgtuiError, OSError) as error:
                 ops.log(self.paths, f"{name}: nudge failed: {error}")
+
+    def _processes(self, now: float) -> None:
+        """The org's scheduled processes (the standup); a failure is logged, never fatal."""
+        from orgtui import process
+
+        try:
+            done = process.tick(self.config, now, self.org.state["supervisor"]["started"])
+        except (OrgtuiError, OSError) as error:
+            done = f"standup failed: {error}"
+        if done:
+            ops.log(self.paths, done)
 
     def _sample_gpu(self, now: float) -> None:
         if self.gpu_sampler is None:
@@ -296,6 +356,8 @@ class Supervisor:
                     payload.get("command"),
                 )
                 return self._done(record)
+            if verb not in ("suspend", "resume", "park", "restart", "handoff"):
+                return {"ok": False, "error": f"unknown verb {verb!r}"}
             if not isinstance(agent, str):
                 return {"ok": False, "error": f"verb {verb!r} needs an agent"}
             if verb == "suspend":

@@ -67,3 +67,33 @@ def detect(backend: str, pane_text: str) -> str | None:
     """The state ``pane_text`` shows for ``backend``, or None when unknown or no detector."""
     detector = DETECTORS.get(backend)
     return detector(pane_text) if detector else None
+
+
+ACTIVE_STATES = frozenset({"working", "waiting", "idle"})
+HOOK_STATES: dict[str, frozenset[str]] = {
+    "claude": ACTIVE_STATES,
+    "codex": ACTIVE_STATES,
+}
+"""The states each CLI reports itself through its hooks. A backend missing some (say a CLI
+with only a turn-finished notification) gets the others read from its pane."""
+
+
+def wants_pane(backend: str, reported: str | None) -> bool:
+    """Whether the pane must be read: a detector exists and the hooks leave a gap."""
+    if backend not in DETECTORS:
+        return False
+    return reported is None or not HOOK_STATES.get(backend, frozenset()) >= ACTIVE_STATES
+
+
+def resolve(backend: str, reported: str | None, pane_text: str) -> str | None:
+    """The seat's state from its fresh hook report (None when stale or absent) and its pane.
+
+    A fresh report wins for the states the backend's hooks cover; the pane fills in the
+    rest (Codex working or waiting for approval) and stands in when there is no report.
+    """
+    seen = detect(backend, pane_text)
+    if reported is None:
+        return seen
+    if seen is not None and seen not in HOOK_STATES.get(backend, frozenset()):
+        return seen
+    return reported

@@ -26,6 +26,15 @@ async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
+async def shows(pilot, screen_type: type) -> bool:  # type: ignore[no-untyped-def]
+    """Wait (up to 10 s, the machine may be loaded) until ``screen_type`` is on top."""
+    for _ in range(200):
+        if isinstance(pilot.app.screen, screen_type):
+            return True
+        await pilot.pause(0.05)
+    return False
+
+
 def selected(app) -> str:  # type: ignore[no-untyped-def]
     return app.main.selected().agent
 
@@ -94,7 +103,7 @@ async def test_handoff_dialog(make_app, recorder) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("right", "h")
-        assert isinstance(app.screen, HandoffDialog)
+        assert await shows(pilot, HandoffDialog)
         app.screen.query_one("#backend", Select).value = "claude"
         await pilot.click("#ok")
         await ready(pilot)
@@ -108,7 +117,7 @@ async def test_new_agent_dialog(make_app, recorder) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("n")
-        assert isinstance(app.screen, NewAgentDialog)
+        assert await shows(pilot, NewAgentDialog)
         await pilot.click("#name")
         await pilot.press(*"bad/name")
         app.screen.query_one("#ok", Button).press()
@@ -128,7 +137,7 @@ async def test_message_key_posts_to_the_board(make_app, org_root) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("right", "right", "m")
-        assert isinstance(app.screen, ComposeDialog)
+        assert await shows(pilot, ComposeDialog)
         assert app.screen.query_one("#to", Input).value == "bo"
         app.screen.query_one("#subject", Input).value = "check your FLOPs"
         await pilot.press("ctrl+s")
@@ -142,7 +151,7 @@ async def test_board_screen_filters_reads_and_replies(make_app, org_root) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("b")
-        assert isinstance(app.screen, BoardScreen)
+        assert await shows(pilot, BoardScreen)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 5  # 4 messages and the malformed file
         app.screen.query_one("#board-filter", Input).value = "kind:result"
@@ -156,12 +165,12 @@ async def test_board_screen_filters_reads_and_replies(make_app, org_root) -> Non
         await pilot.pause()
         assert "Shall we scale nocap" in app.screen.current().body
         await pilot.press("R")
-        assert isinstance(app.screen, ComposeDialog)
+        assert await shows(pilot, ComposeDialog)
         assert app.screen.query_one("#to", Input).value == "chief"
         await pilot.press("ctrl+s")
         await ready(pilot)
         await pilot.press("escape")
-        assert isinstance(app.screen, MainScreen)
+        assert await shows(pilot, MainScreen)
     paths = OrgPaths(org_root)
     question = next(m for m in board.messages(paths) if m.kind == "question")
     (reply,) = [m for m in board.messages(paths) if m.sender == "human"]
@@ -182,24 +191,24 @@ async def test_ledger_gpu_agent_and_help_screens(make_app) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("l")
-        assert isinstance(app.screen, LedgerScreen)
+        assert await shows(pilot, LedgerScreen)
         await ready(pilot)
         table = app.screen.query_one(DataTable)
         rows = {str(table.get_row_at(i)[0]): table.get_row_at(i) for i in range(table.row_count)}
         assert set(rows) == {"baseline", "nocap", "wide"}
         assert "compute_mismatch x4.0" in str(rows["wide"][7])
         await pilot.press("escape", "g")
-        assert isinstance(app.screen, GpuScreen)
+        assert await shows(pilot, GpuScreen)
         await ready(pilot)
         assert "replay" in str(app.screen.query_one("#gpu-title").render())
         await pilot.press("escape", "right", "a")
-        assert isinstance(app.screen, AgentScreen) and app.screen.agent == "ada"
+        assert await shows(pilot, AgentScreen) and app.screen.agent == "ada"
         await ready(pilot)
         assert "nocap-s3" in str(app.screen.query_one("#agent-runs").render())
         await pilot.press("escape", "question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        assert await shows(pilot, HelpScreen)
         await pilot.press("escape")
-        assert isinstance(app.screen, MainScreen)
+        assert await shows(pilot, MainScreen)
 
 
 async def test_filter_hides_other_agents(make_app) -> None:

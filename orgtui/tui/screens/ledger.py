@@ -12,6 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
+COLUMNS = (("variant", 16), ("seeds", 5), ("bpb mean ± sd", 17), ("at FLOPs", 9),
+           ("FLOPs", 9), ("GPU-h", 7), ("verdict", 14), ("flags", 36), ("agents", 14))  # fmt: skip
 VERDICT_STYLE = {
     "improvement": "bold green",
     "regression": "bold red",
@@ -35,8 +37,9 @@ class LedgerScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("variant", "seeds", "bpb mean ± sd", "at FLOPs", "FLOPs", "GPU-h",
-                          "verdict", "flags", "agents")  # fmt: skip
+        # Fixed widths: the table does not jump when rows arrive from the worker.
+        for label, width in COLUMNS:
+            table.add_column(label, width=width)
         self.load()
 
     @work(thread=True, exclusive=True)

@@ -1,0 +1,120 @@
+"""The control socket belongs to its owner; API keys never land on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orgtui.paths import OrgPaths
+from tests.conftest import git
+from tests.supervisor.helpers import orgtui, supervisor_up, wait_for, write_org
+
+NOBODY = 65534
+PLANTED = {
+    "ANTHROPIC_API_KEY": "sk-ant-api03-PLANTEDplantedPLANTED0123456789abcdef",
+    "OPENAI_API_KEY": "sk-proj-PLANTEDplantedPLANTED0123456789abcdef",
+    "HF_TOKEN": "hf_PLANTEDplantedPLANTED0123456789",
+}
+
+
+def as_nobody(sock_path: Path) -> str:
+    """Connect from a child that has dropped to uid nobody; what happened, as text."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no pytest, no cleanup, just the socket
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(5)
+                s.connect(str(sock_path))
+                s.sendall(b'{"verb": "suspend", "agent": "ada"}\n')
+                result = s.makefile("rb").readline().decode()
+        except OSError as error:
+            result = f"OSError {error.errno}"
+        os.write(write, result.encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        return pipe.read()
+
+
+@pytest.fixture
+def open_repo() -> Iterator[Path]:
+    """A git repo another user can reach (pytest's own temp dirs are private to us)."""
+    top = Path(tempfile.mkdtemp(prefix="orgtui-sec-"))
+    top.chmod(0o755)
+    repo = top / "research"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("research repo\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "initial")
+    yield repo
+    shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another uid needs root")
+def test_control_socket_refuses_other_users(open_repo: Path, tmux_socket: str) -> None:
+    git_repo = open_repo
+    write_org(git_repo, {"ada": "exec sleep 600"})
+    orgtui(git_repo, tmux_socket, "up")
+    try:
+        wait_for(lambda: supervisor_up(git_repo), "the supervisor", timeout=30)
+        sock = OrgPaths(git_repo).control_socket
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+        os.chmod(sock.parent, 0o755)  # .org/ reachable: only the socket's own mode is left
+        assert as_nobody(sock) == "OSError 13"  # the file mode stops it
+        os.chmod(sock, 0o666)  # even with the mode opened by mistake, the peer check refuses
+        answer = json.loads(as_nobody(sock))
+        assert answer == {"ok": False, "error": "refused: not the socket owner"}
+        status = json.loads(orgtui(git_repo, tmux_socket, "status", "--json").stdout)
+        assert next(a for a in status["agents"] if a["name"] == "ada")["status"] != "suspended"
+    finally:
+        orgtui(git_repo, tmux_socket, "down", check=False)
+
+
+def grep_tree(root: Path, needles: list[str]) -> list[str]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            found += [f"{path}: {n[:12]}…" for n in needles if n.encode() in data]
+    return found
+
+
+def test_planted_keys_never_reach_disk(git_repo: Path, tmux_socket: str) -> None:
+    # Agents that try hard to leak: they post their keys and print them in their panes.
+    leak = ('orgtui post --to all --subject "keys $OPENAI_API_KEY" '
+            '--body "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY hf=$HF_TOKEN"; '
+            "env | grep -c KEY; exec sleep 600")  # fmt: skip
+    write_org(git_repo, {"ada": leak, "bo": leak})
+    env = os.environ | PLANTED
+    subprocess.run(["python", "-m", "orgtui", "up", "--root", str(git_repo), "--socket", tmux_socket],
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    paths = OrgPaths(git_repo)
+    try:
+        wait_for(lambda: len(list(paths.board_dir.glob("*.md"))) >= 2, "the leaking posts", timeout=60)  # fmt: skip
+        orgtui(git_repo, tmux_socket, "suspend", "ada")
+        orgtui(git_repo, tmux_socket, "down", "--park")  # WIP commits of every worktree
+    finally:
+        orgtui(git_repo, tmux_socket, "down", check=False)
+    needles = list(PLANTED.values())
+    assert grep_tree(paths.org_dir, needles) == []
+    history = subprocess.run(["git", "-C", str(git_repo), "log", "-p", "--all"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert [n for n in needles if n in history] == []
+    bodies = " ".join(p.read_text() for p in paths.board_dir.glob("*.md"))
+    assert bodies.count("[redacted]") >= 6  # three keys in each of two messages
