@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser = add_parser(subparsers, verb, text)
         parser.add_argument("name", help="agent name")
         parser.set_defaults(func=cmd_attach if verb == "attach" else cmd_op, verb=verb)
+    grid = add_parser(subparsers, "grid", "switch between a window per agent and tiled walls, live")
+    grid.add_argument("--to", choices=("grid", "windows"), help="default: the other layout")
+    grid.set_defaults(func=cmd_grid)
     handoff = add_parser(
         subparsers, "handoff", "WIP-commit, then hand the seat to another backend or agent"
     )
@@ -243,18 +246,46 @@ def _direct(org: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
+    import subprocess
+
     org = _open(args)
-    if org.tmux.panes(org.session).get(args.name) is None:
+    pane = org.tmux.panes(org.session).get(args.name)
+    if pane is None:
         raise OrgtuiError(
             f"agent {args.name!r} has no window in {org.session}; "
             "`orgtui up` or `orgtui resume` it first"
         )
-    argv = org.tmux.attach_argv(org.session, args.name)
-    if argv[-3] == "attach-session":
-        env = {k: v for k, v in os.environ.items() if k != "TMUX"}
-        os.execvpe(argv[0], argv, env)
-    os.execvp(argv[0], argv)
-    return 0  # pragma: no cover
+    on_wall = pane.window_name.startswith("wall-")
+    if on_wall:  # the grid: the agent's pane fills the window while taken over
+        org.tmux.zoom(pane.pane_id)
+    argv = org.tmux.attach_argv(org.session, pane.window_id)
+    env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+    attaching = argv[-3] == "attach-session"
+    if not on_wall:
+        os.execvpe(argv[0], argv, env if attaching else dict(os.environ))
+    subprocess.run(argv, env=env if attaching else None, check=False)
+    if attaching:  # back from the take-over: the wall shows everyone again
+        org.tmux.unzoom(pane.pane_id)
+    return 0
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from orgtui.supervisor import ops
+
+    org = _open(args)
+    with ops.org_lock(org.paths):
+        org.state = ops.load_state(org.paths)
+        to = args.to or ("windows" if ops.layout(org) == "grid" else "grid")
+    answer = _ask(org, {"verb": "layout", "to": to})
+    if answer is None:
+        with ops.org_lock(org.paths):
+            org.state = ops.load_state(org.paths)
+            moved = ops.switch_layout(org, to)
+            ops.save(org)
+    else:
+        moved = answer.get("moved", [])
+    print(f"layout {to}: moved {len(moved)} agent pane(s), none restarted")
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

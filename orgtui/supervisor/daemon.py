@@ -29,7 +29,7 @@ SHELLS = {"bash", "zsh", "sh", "fish", "dash", "ksh", "tcsh"}
 HEARTBEAT_EVERY_S = 5.0
 STARTING_GRACE_S = 3.0
 DETECT_EVERY_S = 0.5
-"""How often a pane is captured for the state detectors (Codex seats, stale hooks)."""
+"""How often a pane is captured for the state detectors (stale or missing hook reports)."""
 GUESS_EVERY_S = 5.0
 """How often the idle/working guess (a scan of the process table) is refreshed."""
 
@@ -54,6 +54,7 @@ class Supervisor:
         self._tree: dict[int, list[tuple[int, str]]] | None = None
         self._guess: dict[str, tuple[int | None, float, str]] = {}
         self._seen: dict[str, tuple[float, str]] = {}
+        self._pane_titles: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,6 +132,7 @@ class Supervisor:
         for name in ops.seat_names(self.org):
             record = ops.record_of(self.org, name)
             self._check(name, record, panes.get(name), now)
+        self._titles()
         self._nudge()
         self._sample_gpu(now)
         self._processes(now)
@@ -246,8 +248,8 @@ class Supervisor:
         return guess
 
     def _detected(self, backend: str, pane: Pane, reported: str | None, now: float) -> str | None:
-        """The pane detectors, where the CLI's own hooks are stale, absent or partial (Codex
-        reports only idle). Captures are cached for DETECT_EVERY_S per pane."""
+        """The pane detectors, where the CLI's own hooks are stale, absent or partial (see
+        ``detectors.HOOK_STATES``). Captures are cached for DETECT_EVERY_S per pane."""
         if not detectors.wants_pane(backend, reported):
             return None
         cached = self._seen.get(pane.pane_id)
@@ -298,6 +300,14 @@ class Supervisor:
             except (AttributeError, OrgtuiError, OSError) as error:
                 ops.log(self.paths, f"{name}: nudge failed: {error}")
 
+    def _titles(self) -> None:
+        """Pane titles name the agent, its role and state (the grid's border lines show them)."""
+        for name, record in self.org.state["agents"].items():
+            title = ops.pane_title(record)
+            if record.get("pane_id") and self._pane_titles.get(name) != title:
+                self.org.tmux.set_title(record["pane_id"], title)
+                self._pane_titles[name] = title
+
     def _processes(self, now: float) -> None:
         """The org's scheduled processes (the standup); a failure is logged, never fatal."""
         from orgtui import process
@@ -346,6 +356,10 @@ class Supervisor:
                 started = ops.ensure_agents(self.org)
                 self._done()
                 return {"ok": True, "started": started}
+            if verb == "layout":
+                moved = ops.switch_layout(self.org, str(payload.get("to")))
+                self._done()
+                return {"ok": True, "moved": moved}
             if verb == "spawn":
                 record = ops.spawn(
                     self.org,

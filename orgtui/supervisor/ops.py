@@ -190,8 +190,10 @@ def launch(
     command = wrap(org.paths, name, plan.command)
     if pane is not None:
         org.tmux.respawn(pane.pane_id, command, plan.cwd, env)
+    elif layout(org) == "grid":
+        place_on_wall(org, name, command, plan.cwd, env)
     else:
-        org.tmux.new_window(org.session, name, command, plan.cwd, env)
+        org.tmux.new_window(org.session, name, command, plan.cwd, env, agent=name)
     pane = org.tmux.panes(org.session)[name]
     now = time.time()
     record.update(
@@ -205,6 +207,7 @@ def launch(
         started_at=now,
     )
     set_status(record, "starting", "")
+    org.tmux.set_title(pane.pane_id, pane_title(record))
     paths = org.paths
     paths.logs_dir.mkdir(parents=True, exist_ok=True)
     launch_log = paths.logs_dir / f"{name}-{int(now * 1000)}.launch.json"
@@ -227,6 +230,67 @@ def launch(
     )
     log(paths, f"{name}: launched ({spec.backend}) pane pid {pane.pane_pid}")
     return record
+
+
+# -- layouts: a window per agent, or the grid of "wall" windows --------------------------------
+def layout(org: Org) -> str:
+    """The org's current layout: what ``orgtui grid`` last switched to, else org.toml's."""
+    return str(org.state.get("layout") or org.config.org.layout)
+
+
+def pane_title(record: dict[str, Any]) -> str:
+    return f"{record.get('name')} · {record.get('role')} · {record.get('status')}"
+
+
+def place_on_wall(org: Org, name: str, command: str, cwd: Path, env: dict[str, str]) -> None:
+    """Put a new agent pane on the first wall with room, or on a new wall."""
+    wall, has_room = _wall_for_one_more(org)
+    if has_room:
+        org.tmux.split_into(org.session, wall, name, command, cwd, env)
+    else:
+        org.tmux.new_wall(org.session, wall, name, command, cwd, env)
+
+
+def _wall_for_one_more(org: Org) -> tuple[str, bool]:
+    """The first wall with fewer than ``grid_max`` panes, or the name of the next new one."""
+    sizes = org.tmux.wall_sizes(org.session)
+    numbers = {w: int(n) if (n := w.removeprefix("wall-")).isdigit() else 0 for w in sizes}
+    for wall in sorted(sizes, key=numbers.__getitem__):
+        if sizes[wall] < org.config.org.grid_max:
+            return wall, True
+    return f"wall-{max(numbers.values(), default=0) + 1}", False
+
+
+def switch_layout(org: Org, to: str) -> list[str]:
+    """Move every live agent pane to the other layout; no process is restarted."""
+    if to not in ("windows", "grid"):
+        raise SeatError(f"unknown layout {to!r}: use windows or grid")
+    moved = []
+    panes = org.tmux.panes(org.session)
+    for name in seat_names(org):
+        pane = panes.get(name)
+        if pane is None:
+            continue
+        on_wall = pane.window_name.startswith("wall-")
+        if to == "grid" and not on_wall:
+            wall, has_room = _wall_for_one_more(org)
+            if has_room:
+                org.tmux.join(pane.pane_id, org.session, wall)
+            else:  # its own window becomes the next wall
+                org.tmux.cmd("rename-window", "-t", pane.window_id, wall)
+                org.tmux.style_wall(org.session, wall)
+            moved.append(name)
+        elif to == "windows" and on_wall:
+            wall = pane.window_name
+            org.tmux.break_out(pane.pane_id, org.session, name)
+            if org.tmux.wall_sizes(org.session).get(wall):
+                org.tmux.retile(org.session, wall)
+            moved.append(name)
+    org.state["layout"] = to
+    for name, pane in org.tmux.panes(org.session).items():
+        if name in org.state["agents"]:
+            org.state["agents"][name]["window_id"] = pane.window_id
+    return moved
 
 
 def ensure_session(org: Org) -> None:
@@ -353,7 +417,11 @@ def stop_window(org: Org, name: str) -> None:
     if pane is not None:
         if pane.pane_pid and _stopped(pane.pane_pid):
             signal_seat(pane.pane_pid, signal.SIGCONT)
-        org.tmux.kill_window(pane.window_id)
+        if pane.window_name.startswith("wall-"):
+            org.tmux.kill_pane(pane.pane_id)
+            org.tmux.retile(org.session, pane.window_name)
+        else:
+            org.tmux.kill_window(pane.window_id)
     record = record_of(org, name)
     record.update(window_id=None, pane_id=None, pane_pid=None)
 

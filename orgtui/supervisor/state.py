@@ -40,6 +40,7 @@ def empty_state(org: str = "", session: str = "", socket: str | None = None) -> 
         "session": session,
         "tmux_socket": socket,
         "supervisor": {"pid": None, "started": None, "heartbeat": None},
+        "layout": None,  # set by `orgtui grid`; None: org.toml's [org] layout
         "agents": {},
     }
 

@@ -27,8 +27,12 @@ _FORMAT = _SEP.join(
         "#{pane_dead}",
         "#{pane_current_path}",
         "#{pane_current_command}",
+        "#{@orgtui_agent}",
     ]
 )
+AGENT_OPTION = "@orgtui_agent"
+"""A pane option naming the agent in it: in the grid layout a window holds several agents."""
+WALL_BORDER = " #{pane_title} "
 
 
 class TmuxError(OrgtuiError):
@@ -37,7 +41,7 @@ class TmuxError(OrgtuiError):
 
 @dataclass(frozen=True)
 class Pane:
-    """One agent window's (single) pane as tmux reports it."""
+    """One agent's pane as tmux reports it (its own window, or one pane of a wall)."""
 
     session: str
     window_index: int
@@ -88,14 +92,18 @@ class Tmux:
         return self._run("has-session", "-t", f"={session}").returncode == 0
 
     def panes(self, session: str) -> dict[str, Pane]:
-        """Window name -> first pane of that window, for one session (one tmux call)."""
+        """Agent name -> its pane, for one session (one tmux call).
+
+        The name is the pane's ``@orgtui_agent`` option, else its window's name (the
+        supervisor's window, and windows made before the option existed).
+        """
         proc = self._run("list-panes", "-a", "-F", _FORMAT)
         found: dict[str, Pane] = {}
         if proc.returncode != 0:
             return found
         for line in proc.stdout.splitlines():
             parts = line.split(_SEP)
-            if len(parts) != 9 or parts[0] != session:
+            if len(parts) != 10 or parts[0] != session:
                 continue
             pid = int(parts[5]) if parts[5].isdigit() else None
             pane = Pane(
@@ -109,8 +117,16 @@ class Tmux:
                 cwd=parts[7],
                 command=parts[8],
             )
-            found.setdefault(pane.window_name, pane)
+            found.setdefault(parts[9] or pane.window_name, pane)
         return found
+
+    def wall_sizes(self, session: str) -> dict[str, int]:
+        """Panes per ``wall-N`` window of the grid layout."""
+        sizes: dict[str, int] = {}
+        for pane in self.panes(session).values():
+            if pane.window_name.startswith("wall-"):
+                sizes[pane.window_name] = sizes.get(pane.window_name, 0) + 1
+        return sizes
 
     def clients(self) -> list[str]:
         proc = self._run("list-clients", "-F", "#{client_name}")
@@ -136,17 +152,85 @@ class Tmux:
         cwd: Path,
         env: Mapping[str, str],
         index: int | None = None,
+        agent: str | None = None,
     ) -> Pane:
         """A detached window named ``window``; remain-on-exit is set in the same tmux call,
-        before the child can exit, so a command that dies at once leaves a dead pane."""
+        before the child can exit, so a command that dies at once leaves a dead pane. With
+        ``agent`` its pane is marked as that agent's."""
         target = f"={session}:" if index is None else f"={session}:{index}"
-        args = ["new-window", "-d", "-P", "-F", "#{window_id}", "-t", target, "-n", window]
+        args = ["new-window", "-d", "-P", "-F", "#{pane_id}", "-t", target, "-n", window]
         args += ["-c", str(cwd), *_env_args(env), command]
-        out = self._checked(
+        pane_id = self._checked(
             *args, ";", "set-option", "-w", "-t", f"={session}:={window}", "remain-on-exit", "on"
+        ).strip()
+        if agent:
+            self.mark(pane_id, agent)
+        return self._pane(session, agent or window)
+
+    def mark(self, pane_id: str, agent: str) -> None:
+        self._checked("set-option", "-p", "-t", pane_id, AGENT_OPTION, agent)
+
+    # -- the grid layout: agents as panes of tiled "wall" windows ---------------------------
+    def new_wall(
+        self, session: str, wall: str, agent: str, command: str, cwd: Path, env: Mapping[str, str]
+    ) -> Pane:
+        """A new wall window whose first pane is ``agent``; borders show the pane titles."""
+        self.new_window(session, wall, command, cwd, env, agent=agent)
+        self.style_wall(session, wall)
+        return self._pane(session, agent)
+
+    def style_wall(self, session: str, wall: str) -> None:
+        target = f"={session}:={wall}"
+        self._checked("set-option", "-w", "-t", target, "pane-border-status", "top", ";",
+                      "set-option", "-w", "-t", target, "pane-border-format", WALL_BORDER, ";",
+                      "set-option", "-w", "-t", target, "remain-on-exit", "on")  # fmt: skip
+
+    def split_into(
+        self, session: str, wall: str, agent: str, command: str, cwd: Path, env: Mapping[str, str]
+    ) -> Pane:
+        """Add ``agent`` as a new pane of ``wall`` and re-tile it."""
+        window = f"={session}:={wall}"
+        last = self._checked("list-panes", "-t", window, "-F", "#{pane_id}").split()[-1]
+        # Split the last pane, so the wall keeps the agents in org.toml's order.
+        args = ["split-window", "-d", "-P", "-F", "#{pane_id}", "-t", last, "-c", str(cwd)]
+        pane_id = self._checked(*args, *_env_args(env), command).strip()
+        self.mark(pane_id, agent)
+        self.retile(session, wall)
+        return self._pane(session, agent)
+
+    def retile(self, session: str, wall: str) -> None:
+        self._run("select-layout", "-t", f"={session}:={wall}", "tiled")
+
+    def kill_pane(self, pane_id: str) -> None:
+        self._run("kill-pane", "-t", pane_id)
+
+    def join(self, pane_id: str, session: str, wall: str) -> None:
+        """Move a live pane into ``wall`` (its process keeps running)."""
+        self._checked("join-pane", "-d", "-s", pane_id, "-t", f"={session}:={wall}")
+        self.retile(session, wall)
+
+    def break_out(self, pane_id: str, session: str, window: str) -> None:
+        """Move a live pane out of its wall into a window of its own named ``window``."""
+        self._checked("break-pane", "-d", "-s", pane_id, "-t", f"={session}:", "-n", window)
+        self._checked("set-option", "-w", "-t", f"={session}:={window}", "remain-on-exit", "on")
+
+    def set_title(self, pane_id: str, title: str) -> None:
+        self._run("select-pane", "-t", pane_id, "-T", title)
+
+    def zoomed(self, pane_id: str) -> bool:
+        return (
+            self._run("display", "-p", "-t", pane_id, "#{window_zoomed_flag}").stdout.strip() == "1"
         )
-        del out
-        return self._pane(session, window)
+
+    def zoom(self, pane_id: str) -> None:
+        """Select the pane and zoom it to its whole window (a no-op when already zoomed)."""
+        self._checked("select-window", "-t", pane_id, ";", "select-pane", "-t", pane_id)
+        if not self.zoomed(pane_id):
+            self._checked("resize-pane", "-Z", "-t", pane_id)
+
+    def unzoom(self, pane_id: str) -> None:
+        if self.zoomed(pane_id):
+            self._run("resize-pane", "-Z", "-t", pane_id)
 
     def respawn(self, pane_id: str, command: str, cwd: Path, env: Mapping[str, str]) -> None:
         """Kill whatever runs in the pane and start ``command`` there (same window)."""
@@ -167,8 +251,9 @@ class Tmux:
         return self._run("capture-pane", "-p", "-t", pane_id, "-S", f"-{lines}").stdout
 
     def attach_argv(self, session: str, window: str) -> list[str]:
-        """The command that takes over ``session:window`` from a shell (or from inside tmux)."""
-        target = f"={session}:={window}"
+        """The command that takes over ``session:window`` (a name or ``@id``) from a shell
+        (or from inside tmux)."""
+        target = window if window.startswith("@") else f"={session}:={window}"
         inside = os.environ.get("TMUX", "")
         if inside and self._same_server(inside):
             return [*self.base_argv(), "switch-client", "-t", target]
