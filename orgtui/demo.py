@@ -52,7 +52,32 @@ def _git(cwd: Path, *args: str) -> None:
         raise DemoError(f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip()}")
 
 
-def build_repo(target: Path) -> None:
+LIVE_BACKENDS = {"chief": "claude", "ada": "codex", "bo": "builtin", "cy": "claude"}
+
+
+def live_org_toml(text: str) -> str:
+    """The demo org with real agents: no playbooks, one GPU each, NVML telemetry."""
+    out, agent = [], None
+    for line in text.splitlines():
+        if line.startswith("name = "):
+            agent = line.split('"')[1]
+        if line.startswith(("playbook = ", "gpu = ", "share_gpu = ", "env = ")):
+            continue
+        if line.startswith('backend = "scripted"'):
+            line = 'backend = "claude"'
+        if line.startswith('gpus = "none"'):
+            line = 'gpus = "auto"'
+        if line.startswith("source = "):
+            line = 'source = "auto"'
+        out.append(line)
+        if line == "[[agent]]":
+            agent = None
+        if agent in LIVE_BACKENDS and line.startswith("role = "):
+            out.append(f'backend = "{LIVE_BACKENDS[agent]}"')
+    return "\n".join(out) + "\n"
+
+
+def build_repo(target: Path, *, live: bool = False) -> None:
     """Write the scratch research repo at ``target`` and make its first commit."""
     if not NANOCHAT.is_dir():
         raise DemoError(f"{NANOCHAT}: nanochat not found next to orgtui (reinstall the package)")
@@ -67,6 +92,8 @@ def build_repo(target: Path) -> None:
         shutil.copy(GPU_TRACE, target / "gpu-trace.jsonl")
     else:  # an installed wheel carries no test fixtures: the gauges then say "no GPU"
         org_toml = org_toml.replace('source = "replay:gpu-trace.jsonl"', 'source = "none"')
+    if live:
+        org_toml = live_org_toml(org_toml)
     (target / "org.toml").write_text(org_toml, encoding="utf-8")
     (target / ".gitignore").write_text(".org/\nworktrees/*\n!worktrees/.gitkeep\n__pycache__/\n")
     (target / "worktrees").mkdir()
@@ -162,6 +189,7 @@ def run_demo(
     *,
     socket: str = DEMO_SOCKET,
     headless: bool = False,
+    live: bool = False,
     keep: bool = False,
     force: bool = False,
     timeout_s: float = 600.0,
@@ -179,11 +207,15 @@ def run_demo(
             orgtui_cli(target, socket, "down")
         shutil.rmtree(target)
     say(f"building the demo research repo in {target}")
-    build_repo(target)
+    build_repo(target, live=live)
     up = orgtui_cli(target, socket, "up")
     if up.returncode != 0:
         raise DemoError(f"orgtui up failed: {(up.stderr or up.stdout).strip()}")
     say(up.stdout.strip() + f" (private tmux server: tmux -L {socket})")
+    if live:  # real agents write their own story: straight to the TUI
+        from orgtui.commands.tui import launch_tui
+
+        return launch_tui(target, socket)
     say("a chief and three researchers at work; the ledger judges every claim:")
     paths = OrgPaths(target)
     try:

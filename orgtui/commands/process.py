@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     demo.add_argument("--dir", default="orgtui-demo", help="where to build it (./orgtui-demo)")
     demo.add_argument("--headless", action="store_true", help="no TUI: print ledger and report")
+    demo.add_argument(
+        "--live", action="store_true", help="real claude/codex/builtin agents (keys, GPUs)"
+    )
     demo.add_argument("--keep", action="store_true", help="headless: leave the org running")
     demo.add_argument("--force", action="store_true", help="rebuild an existing demo dir")
     demo.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
@@ -81,6 +84,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         Path(args.dir),
         socket=socket_name(args) or DEMO_SOCKET,
         headless=args.headless,
+        live=args.live,
         keep=args.keep,
         force=args.force,
         timeout_s=args.timeout,

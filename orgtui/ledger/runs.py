@@ -114,14 +114,18 @@ def _pid_alive(pid: Any) -> bool:
     return True
 
 
-def _open_status(meta: dict[str, Any], metrics: Path) -> str:
-    """The status of a run with no ``run_end``: still running, or died without a word."""
+def _open_status(meta: dict[str, Any], newest: Path) -> str:
+    """The status of a run with no ``run_end``: still running, or died without a word.
+
+    ``orgtui run`` records the trainer's pid, then its exit code; a run started some other way
+    counts as running while ``newest`` (its metrics, or its directory) keeps changing.
+    """
     if "exit_code" in meta:
         return "crash"
     if "pid" in meta:
         return "running" if _pid_alive(meta["pid"]) else "crash"
     try:
-        age = time.time() - metrics.stat().st_mtime
+        age = time.time() - newest.stat().st_mtime
     except OSError:
         return "crash"
     return "running" if age < STALE_AFTER_S else "crash"
@@ -147,7 +151,7 @@ def load_run(run_dir: Path) -> Run:
         if "exit_code" in meta:  # a command that keeps no metrics: its exit code tells
             status = "ok" if meta["exit_code"] == 0 else "crash"
         else:
-            status = "running" if _pid_alive(meta.get("pid")) else "crash"
+            status = _open_status(meta, run_dir)
         wall = meta.get("wall_s")
         return Run(**base, status=status, wall_s=_number(wall) if wall is not None else None)
     except OSError as error:

@@ -168,3 +168,17 @@ def test_report_tracks_best_verified_improvement_against_cost(paths):
     assert report.progress[-1][2] == pytest.approx(0.1)
     assert report.gpu_hours == pytest.approx(9 * 1.0 / 3600)
     assert report.per_agent["ada"]["runs"] == 9
+
+
+def test_a_run_being_started_is_running_not_crashed(paths):
+    import json
+
+    from orgtui.ledger import load_run
+
+    fresh = paths.runs_dir / "v-s0-new"
+    fresh.mkdir(parents=True)  # `orgtui run` made the directory; nothing written yet
+    assert load_run(fresh).status == "running"
+    (fresh / "run.json").write_text(json.dumps({"variant": "v", "pid": 2**22 + 12345}))
+    assert load_run(fresh).status == "crash"  # its trainer is gone without a word
+    (fresh / "run.json").write_text(json.dumps({"variant": "v", "exit_code": 0}))
+    assert load_run(fresh).status == "ok"  # a trainer that keeps no metrics finished fine

@@ -55,3 +55,16 @@ def test_demo_headless_end_to_end(tmp_path: Path, tmux_socket: str) -> None:
     assert "7/7 runs" in out.stdout and "best verified improvement" in out.stdout
     assert "compute_mismatch" in out.stdout
     assert tmux(tmux_socket, "list-sessions") == ""
+
+
+def test_live_demo_repo_swaps_in_real_agents(tmp_path: Path) -> None:
+    from orgtui.config import load_config
+    from orgtui.demo import build_repo
+
+    build_repo(tmp_path / "live", live=True)
+    config = load_config(tmp_path / "live")
+    assert [(a.name, a.backend) for a in config.agents] == [
+        ("chief", "claude"), ("ada", "codex"), ("bo", "builtin"), ("cy", "claude")
+    ]  # fmt: skip
+    assert all(a.playbook is None and a.gpu == i for i, a in enumerate(config.agents))
+    assert config.gpu.source == "auto"
