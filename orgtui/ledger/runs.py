@@ -9,7 +9,6 @@ becomes a field of the :class:`Run` instead of an exception.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,15 +102,9 @@ def _number(value: Any, default: float = 0.0) -> float:
 
 
 def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    import psutil
+
+    return isinstance(pid, int) and pid > 0 and psutil.pid_exists(pid)
 
 
 def _open_status(meta: dict[str, Any], newest: Path) -> str:

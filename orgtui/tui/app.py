@@ -317,7 +317,7 @@ class OrgApp(App[None]):
         from orgtui.tui.screens.ledger import LedgerScreen
 
         if not isinstance(self.screen, LedgerScreen):
-            self.push_screen(LedgerScreen(self.feed.root))
+            self.push_screen(LedgerScreen())
 
     def action_gpus(self) -> None:
         from orgtui.tui.screens.gpus import GpuScreen

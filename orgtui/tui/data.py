@@ -8,7 +8,6 @@ tmux and git are asked through short subprocesses, and only for what is on scree
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -18,7 +17,6 @@ from typing import Any
 
 from orgtui.paths import OrgPaths
 
-STATES = ("starting", "working", "waiting", "idle", "suspended", "parked", "dead", "failed")
 SPARK_POINTS = 60
 
 
@@ -299,10 +297,3 @@ def uptime(started: float | None, now: float) -> str:
 def environment_without_tmux() -> dict[str, str]:
     """The env for a child that attaches to another tmux server (tmux refuses to nest)."""
     return {k: v for k, v in os.environ.items() if k != "TMUX"}
-
-
-def dump(snapshot: OrgSnapshot) -> str:
-    """A snapshot as JSON (debugging, the benchmark)."""
-    from dataclasses import asdict
-
-    return json.dumps(asdict(snapshot), default=str)

@@ -25,10 +25,6 @@ VERDICT_STYLE = {
 class LedgerScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [("escape", "app.pop_screen", "Back")]
 
-    def __init__(self, root: Any) -> None:
-        super().__init__()
-        self.root = root
-
     def compose(self) -> ComposeResult:
         yield Static("Ledger", id="ledger-title", classes="panel-title")
         yield DataTable(id="ledger-table", cursor_type="row", zebra_stripes=True)
