@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App
+from textual.binding import Binding, BindingType
 
 from orgtui.tui.data import Feed, OrgSnapshot, environment_without_tmux
 from orgtui.tui.screens.dialogs import (
@@ -80,6 +81,12 @@ class OrgApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "orgtui"
+    # Priority: the scrolling card container would otherwise take the arrows for itself.
+    # On other screens check_action turns them off, and the focused widget gets them.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(key, f"move({rows}, {cols})", show=False, priority=True)
+        for key, rows, cols in MOVES
+    ]
     ENABLE_COMMAND_PALETTE = False
 
     def __init__(
@@ -105,8 +112,6 @@ class OrgApp(App[None]):
         for spec in KEY_ACTIONS:
             self.bind(self.key_of[spec.action], spec.action, description=spec.label,
                       show=spec.action not in ("toggle_dark", "start_supervisor"))  # fmt: skip
-        for key, rows, cols in MOVES:
-            self.bind(key, f"move({rows}, {cols})", show=False)
 
     # -- lifecycle -------------------------------------------------------------------------
     def on_mount(self) -> None:

@@ -51,7 +51,9 @@ def test_claude_code_walks_through_its_states_posts_and_resumes(
         try:
             # The kickoff turn: the model "thinks" until released.
             org.wait_state("working")
-            main = [b for b in model.bodies() if b.get("tools")]
+            main = org.wait(
+                lambda: [b for b in model.bodies() if b.get("tools")], "the kickoff request"
+            )
             system = json.dumps(main[0]["system"])
             assert "You are ada, a researcher in lab" in system  # the role prompt
             assert "Start by reading your mail with `orgtui inbox`" in text_of(

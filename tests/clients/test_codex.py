@@ -54,7 +54,9 @@ def test_codex_walks_through_its_states_posts_and_resumes(
         try:
             org.wait(lambda: "esc to interrupt" in org.pane(), "the kickoff turn")
             org.wait_state("working")
-            main = [b for b in model.bodies() if b.get("tools")]
+            main = org.wait(
+                lambda: [b for b in model.bodies() if b.get("tools")], "the kickoff request"
+            )
             first = json.dumps(main[0]["input"])
             assert "You are ada, a researcher in lab" in first  # developer_instructions
             assert "Start by reading your mail with `orgtui inbox`" in first

@@ -69,6 +69,10 @@ async def test_arrows_and_jk_move_the_selection(make_app) -> None:
         assert selected(app) == "cy"
         await pilot.press("k", "left")
         assert selected(app) == "chief"
+        await pilot.press("down")
+        assert selected(app) == "bo"
+        await pilot.press("up", "right")
+        assert selected(app) == "ada"
 
 
 async def test_enter_takes_over_the_selected_agent(make_app, recorder, org_root) -> None:
@@ -154,6 +158,10 @@ async def test_board_screen_filters_reads_and_replies(make_app, org_root) -> Non
         assert await shows(pilot, BoardScreen)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 5  # 4 messages and the malformed file
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("down")  # on the board the arrows move the table, not the cards
+        assert table.cursor_row == 1 and selected(app) == "chief"
         app.screen.query_one("#board-filter", Input).value = "kind:result"
         await pilot.pause()
         assert table.row_count == 2
