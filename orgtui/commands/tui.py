@@ -24,7 +24,9 @@ def launch_tui(root: Path, socket: str | None) -> int:
     except OrgtuiError:
         keys = {}  # the header shows the config error; the TUI still opens
     OrgApp(root, socket, keys=keys).run()
-    print("orgtui: TUI closed; the agents keep running (`orgtui status`, `orgtui down` to stop)")
+    where = f" --root {root}" + (f" --socket {socket}" if socket else "")
+    print(f"orgtui: TUI closed; the agents keep running. Back: `orgtui{where}`; "
+          f"stop them: `orgtui down{where}`")  # fmt: skip
     return 0
 
 

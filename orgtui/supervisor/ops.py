@@ -187,7 +187,7 @@ def launch(
     env = _launch_env(org, plan.env)
     if pane is None:
         pane = org.tmux.panes(org.session).get(name)
-    command = wrap(org.paths, name, plan.command)
+    command = wrap(org.paths, name, plan.command, env.get("PATH"))
     if pane is not None:
         org.tmux.respawn(pane.pane_id, command, plan.cwd, env)
     elif layout(org) == "grid":
@@ -367,11 +367,17 @@ def signal_seat(pid: int, sig: int) -> None:
             os.kill(child, sig)
 
 
-def wrap(paths: OrgPaths, name: str, command: str) -> str:
-    """``command`` under ``/bin/sh`` that records its exit code in ``.org/agents/NAME/exit``."""
+def wrap(paths: OrgPaths, name: str, command: str, path: str | None = None) -> str:
+    """``command`` under ``/bin/sh`` that records its exit code in ``.org/agents/NAME/exit``.
+
+    ``path`` is exported inside the wrapper: tmux starts the pane through the user's shell,
+    whose startup files may reset PATH and lose this installation's ``orgtui`` and ``python``.
+    """
     exit_file = paths.agent_dir(name) / "exit"
     exit_file.parent.mkdir(parents=True, exist_ok=True)
     script = f"(\n{command}\n)\necho $? > {shlex.quote(str(exit_file))}"
+    if path:
+        script = f"export PATH={shlex.quote(path)}\n{script}"
     return shlex.join(["/bin/sh", "-c", script])
 
 
