@@ -61,14 +61,22 @@ def pct(values: list[float], p: float) -> float:
 
 def cold(root: Path, agents: int, trials: int) -> dict[str, float]:
     def once(code: str, *args: str) -> float:
-        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                             check=True, cwd=ROOT)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         return float(out.stdout.strip().splitlines()[-1])
 
     app = [once(COLD, str(root), str(agents)) for _ in range(trials)]
     bare = [once(BARE) for _ in range(trials)]
-    return {"p50": pct(app, 50), "bare_textual_p50": pct(bare, 50),
-            "ratio_to_bare": round(pct(app, 50) / pct(bare, 50), 2)}  # fmt: skip
+    return {
+        "p50": pct(app, 50),
+        "bare_textual_p50": pct(bare, 50),
+        "ratio_to_bare": round(pct(app, 50) / pct(bare, 50), 2),
+    }
 
 
 async def bare_keys(trials: int) -> list[float]:

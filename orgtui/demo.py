@@ -104,8 +104,16 @@ def build_repo(target: Path, *, live: bool = False) -> None:
     )
     _git(target, "init", "-q", "-b", "main")
     _git(target, "add", "-A")
-    _git(target, "-c", "user.name=orgtui demo", "-c", "user.email=demo@orgtui.invalid",
-         "commit", "-qm", "orgtui demo: nanochat and the demo org")  # fmt: skip
+    _git(
+        target,
+        "-c",
+        "user.name=orgtui demo",
+        "-c",
+        "user.email=demo@orgtui.invalid",
+        "commit",
+        "-qm",
+        "orgtui demo: nanochat and the demo org",
+    )
 
 
 def orgtui_cli(root: Path, socket: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -199,7 +199,11 @@ def tick(config: OrgConfig, now: float, started: float) -> str | None:
             if states.get(a.name) not in ("parked", "failed") and a.role != CHIEF_ROLE
         ]
         got = answers(config, state)
-        window = min(ANSWER_WINDOW_S, (spec.every_s or ANSWER_WINDOW_S * 2) / 2) if spec else ANSWER_WINDOW_S  # fmt: skip
+        window = (
+            min(ANSWER_WINDOW_S, (spec.every_s or ANSWER_WINDOW_S * 2) / 2)
+            if spec
+            else ANSWER_WINDOW_S
+        )
         if all(name in got for name in waiting_for) or now - (state.last_call or now) >= window:
             return f"standup digest {post_digest(config, state).id}"
         return None

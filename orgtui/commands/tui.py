@@ -25,8 +25,10 @@ def launch_tui(root: Path, socket: str | None) -> int:
         keys = {}  # the header shows the config error; the TUI still opens
     OrgApp(root, socket, keys=keys).run()
     where = f" --root {root}" + (f" --socket {socket}" if socket else "")
-    print(f"orgtui: TUI closed; the agents keep running. Back: `orgtui{where}`; "
-          f"stop them: `orgtui down{where}`")  # fmt: skip
+    print(
+        f"orgtui: TUI closed; the agents keep running. Back: `orgtui{where}`; "
+        f"stop them: `orgtui down{where}`"
+    )
     return 0
 
 

@@ -68,8 +68,10 @@ def run_seeds(
 
     check_name(plan.variant, "variant")
     if not plan.command:
-        raise LedgerError("nothing to run: give the command after `--`, e.g. "
-                          "`orgtui run --variant v1 -- python -m nanochat.train --preset tiny`")  # fmt: skip
+        raise LedgerError(
+            "nothing to run: give the command after `--`, e.g. "
+            "`orgtui run --variant v1 -- python -m nanochat.train --preset tiny`"
+        )
     branch, commit, dirty = tree_state(os.getcwd())
     if dirty and not plan.allow_dirty:
         raise LedgerError(
@@ -100,7 +102,9 @@ def run_seeds(
             "ORGTUI_SEED": str(seed),
             "ORGTUI_ROOT": str(paths.root),
         }
-        say(f"[{seed - plan.seed_start + 1}/{plan.seeds}] run {run_id} (variant {plan.variant}, seed {seed})")  # fmt: skip
+        say(
+            f"[{seed - plan.seed_start + 1}/{plan.seeds}] run {run_id} (variant {plan.variant}, seed {seed})"
+        )
         try:
             process = subprocess.Popen(
                 list(plan.command), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT

@@ -175,9 +175,15 @@ class Ledger:
         def verdict(name: str, **numbers: Any) -> Comparison:
             empty = dict(delta_bpb=None, noise_bpb=None, p_value=None, matched_flops=None)
             return Comparison(
-                a, b, name, **(empty | numbers), flops_ratio=ratio,
-                n_a=len(good_a), n_b=len(good_b), flags=tuple(flags),
-            )  # fmt: skip
+                a,
+                b,
+                name,
+                **(empty | numbers),
+                flops_ratio=ratio,
+                n_a=len(good_a),
+                n_b=len(good_b),
+                flags=tuple(flags),
+            )
 
         if not good_a or not good_b:
             return verdict("not_comparable")

@@ -11,13 +11,15 @@ same conversation; Codex resumes its last session.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shlex
+import time
 import uuid
 from pathlib import Path
 
-from orgtui.agentstatus import write_status
+from orgtui.agentstatus import read_status, write_status
 from orgtui.atomic import atomic_write_json, atomic_write_text
 from orgtui.paths import OrgPaths
 from orgtui.supervisor.backends import (
@@ -247,20 +249,44 @@ def codex_state(paths: OrgPaths, agent: str, event: dict[str, object]) -> tuple[
 
     The TUI also completes a side turn that writes the session title, on another thread
     that Codex never saves: the seat's conversation is the thread with a rollout file under
-    ``$CODEX_HOME/sessions``. (When no rollout exists at all, any turn counts.)
+    ``$CODEX_HOME/sessions``. A turn without one says nothing (the Stop hook covers idle).
     """
     if event.get("type") != "agent-turn-complete":
         return None
     thread = str(event.get("thread-id", ""))
     sessions = paths.agent_dir(agent) / "codex" / "sessions"
-    rollouts = [p.name for p in sessions.glob("**/rollout-*.jsonl")]
-    if rollouts and not (thread and any(name.endswith(f"{thread}.jsonl") for name in rollouts)):
+    names = [p.name for p in sessions.glob("**/rollout-*.jsonl")]
+    if not thread or not any(name.endswith(f"-{thread}.jsonl") for name in names):
         return None
     return "idle", "agent-turn-complete"
 
 
-def record_event(root: str | Path, agent: str, source: str, payload: str) -> str | None:
-    """Turn one hook/notify payload into status.json; returns the state written, if any."""
+def _spawned_at() -> float:
+    """When this hook process started (the moment of its event, near enough), wall clock.
+
+    Computed from the process's age on the kernel's boot clock (10 ms ticks): psutil's
+    create_time adds a whole-second boot time and can be off by up to a second.
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as uptime:
+            up = float(uptime.read().split()[0])
+        return time.time() - (up - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.time()
+
+
+def record_event(
+    root: str | Path, agent: str, source: str, payload: str, *, spawned: float | None = None
+) -> str | None:
+    """Turn one hook/notify payload into status.json; returns the state written, if any.
+
+    The CLIs start one hook process per event and do not wait for them in order: a slow
+    SessionStart hook may finish after the UserPromptSubmit hook spawned just after it. A
+    status written after the event (``spawned``; default: when this process started, as
+    each hook is a process of its own) comes from a later event, so it stays.
+    """
     from orgtui.names import is_valid_name
     from orgtui.redact import redact
 
@@ -280,7 +306,14 @@ def record_event(root: str | Path, agent: str, source: str, payload: str) -> str
     if result is None:
         return None
     state, detail = result
-    write_status(paths, agent, state, source=source, detail=redact(detail)[0])
+    spawned = _spawned_at() if spawned is None else spawned
+    paths.agent_dir(agent).mkdir(parents=True, exist_ok=True)
+    with open(paths.agent_dir(agent) / "status.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = read_status(paths, agent)
+        if current is not None and current.time > spawned:
+            return None
+        write_status(paths, agent, state, source=source, detail=redact(detail)[0])
     return state
 
 

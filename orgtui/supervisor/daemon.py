@@ -114,6 +114,8 @@ class Supervisor:
             while not self.stop.is_set():
                 began = time.perf_counter()
                 with self.lock:
+                    if self.stop.is_set():  # `down` ran while this tick waited for the lock
+                        break
                     self.tick(time.time())
                 self.tick_times.append(time.perf_counter() - began)
                 del self.tick_times[:-1000]

@@ -181,9 +181,28 @@ class Tmux:
 
     def style_wall(self, session: str, wall: str) -> None:
         target = f"={session}:={wall}"
-        self._checked("set-option", "-w", "-t", target, "pane-border-status", "top", ";",
-                      "set-option", "-w", "-t", target, "pane-border-format", WALL_BORDER, ";",
-                      "set-option", "-w", "-t", target, "remain-on-exit", "on")  # fmt: skip
+        self._checked(
+            "set-option",
+            "-w",
+            "-t",
+            target,
+            "pane-border-status",
+            "top",
+            ";",
+            "set-option",
+            "-w",
+            "-t",
+            target,
+            "pane-border-format",
+            WALL_BORDER,
+            ";",
+            "set-option",
+            "-w",
+            "-t",
+            target,
+            "remain-on-exit",
+            "on",
+        )
 
     def split_into(
         self, session: str, wall: str, agent: str, command: str, cwd: Path, env: Mapping[str, str]

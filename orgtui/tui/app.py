@@ -49,12 +49,34 @@ class KeyAction:
 
 
 KEY_ACTIONS = (
-    KeyAction("takeover", "enter", "Take over", "take over the agent: its tmux window; detach (prefix d) to come back", True),
-    KeyAction("suspend", "s", "Suspend", "suspend / resume the agent (SIGSTOP its processes)", True),
+    KeyAction(
+        "takeover",
+        "enter",
+        "Take over",
+        "take over the agent: its tmux window; detach (prefix d) to come back",
+        True,
+    ),
+    KeyAction(
+        "suspend", "s", "Suspend", "suspend / resume the agent (SIGSTOP its processes)", True
+    ),
     KeyAction("park", "p", "Park", "park the agent: WIP commit, window closed, seat kept", True),
-    KeyAction("handoff", "h", "Hand off", "hand off: another backend in the same seat, or the work to another agent", True),
-    KeyAction("restart", "r", "Restart", "restart the agent (resumes its session where the backend can)", True),
-    KeyAction("agent", "a", "Agent", "the agent's screen: live pane, runs, messages, commits", True),
+    KeyAction(
+        "handoff",
+        "h",
+        "Hand off",
+        "hand off: another backend in the same seat, or the work to another agent",
+        True,
+    ),
+    KeyAction(
+        "restart",
+        "r",
+        "Restart",
+        "restart the agent (resumes its session where the backend can)",
+        True,
+    ),
+    KeyAction(
+        "agent", "a", "Agent", "the agent's screen: live pane, runs, messages, commits", True
+    ),
     KeyAction("message", "m", "Message", "write to the selected agent", True),
     KeyAction("new_agent", "n", "New", "spawn a new agent (name, role, backend, GPU)"),
     KeyAction("board", "b", "Board", "the board: threads, filters, read, compose, reply"),
@@ -62,11 +84,13 @@ KEY_ACTIONS = (
     KeyAction("gpus", "g", "GPUs", "GPU utilisation history"),
     KeyAction("standup", "u", "Standup", "call a standup now"),
     KeyAction("filter", "slash", "Filter", "filter agents by name, role, backend or state"),
-    KeyAction("start_supervisor", "U", "Start sup.", "start the supervisor (orgtui up) when it is down"),
+    KeyAction(
+        "start_supervisor", "U", "Start sup.", "start the supervisor (orgtui up) when it is down"
+    ),
     KeyAction("toggle_dark", "ctrl+t", "Theme", "switch between the dark and the light theme"),
     KeyAction("help", "question_mark", "Help", "this list"),
     KeyAction("quit", "q", "Quit", "quit the TUI — agents keep running"),
-)  # fmt: skip
+)
 MOVES = (("up,k", -1, 0), ("down,j", 1, 0), ("left", 0, -1), ("right", 0, 1))
 
 
@@ -110,8 +134,12 @@ class OrgApp(App[None]):
         self.filter_text = ""
         self.key_of = {k.action: (keys or {}).get(k.action, k.key) for k in KEY_ACTIONS}
         for spec in KEY_ACTIONS:
-            self.bind(self.key_of[spec.action], spec.action, description=spec.label,
-                      show=spec.action not in ("toggle_dark", "start_supervisor"))  # fmt: skip
+            self.bind(
+                self.key_of[spec.action],
+                spec.action,
+                description=spec.label,
+                show=spec.action not in ("toggle_dark", "start_supervisor"),
+            )
 
     # -- lifecycle -------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -236,7 +264,11 @@ class OrgApp(App[None]):
             self.main.move(rows, cols)
 
     def action_takeover(self) -> None:
-        agent = self.selected_agent() if isinstance(self.screen, MainScreen) else getattr(self.screen, "agent", None)  # fmt: skip
+        agent = (
+            self.selected_agent()
+            if isinstance(self.screen, MainScreen)
+            else getattr(self.screen, "agent", None)
+        )
         if not agent:
             return
         self.takeover_runner(self, self.cli_argv("attach", agent))
@@ -263,7 +295,14 @@ class OrgApp(App[None]):
 
         def done(choice: Handoff | None) -> None:
             if choice:
-                self.command({"verb": "handoff", "agent": agent, "backend": choice.backend, "to": choice.to_agent})  # fmt: skip
+                self.command(
+                    {
+                        "verb": "handoff",
+                        "agent": agent,
+                        "backend": choice.backend,
+                        "to": choice.to_agent,
+                    }
+                )
 
         self.push_screen(HandoffDialog(agent, [a.name for a in self.snapshot.agents]), done)
 
@@ -274,7 +313,15 @@ class OrgApp(App[None]):
 
         def done(new: NewAgent | None) -> None:
             if new:
-                self.command({"verb": "spawn", "agent": new.name, "role": new.role, "backend": new.backend, "gpu": new.gpu})  # fmt: skip
+                self.command(
+                    {
+                        "verb": "spawn",
+                        "agent": new.name,
+                        "role": new.role,
+                        "backend": new.backend,
+                        "gpu": new.gpu,
+                    }
+                )
 
         self.push_screen(NewAgentDialog(roles), done)
 
@@ -295,8 +342,15 @@ class OrgApp(App[None]):
 
         known = [a.name for a in self.snapshot.agents] if self.snapshot else None
         try:
-            message = board.post(self.feed.paths, sender="human", to=draft.to, subject=draft.subject,
-                                 body=draft.body, reply_to=draft.reply_to, known_agents=known)  # fmt: skip
+            message = board.post(
+                self.feed.paths,
+                sender="human",
+                to=draft.to,
+                subject=draft.subject,
+                body=draft.body,
+                reply_to=draft.reply_to,
+                known_agents=known,
+            )
         except OrgtuiError as error:
             self.notify(str(error), title="not sent", severity="error")
             return
@@ -363,8 +417,11 @@ class OrgApp(App[None]):
         from orgtui.tui.screens.help import HelpScreen
 
         keys = [(self.key_of[k.action], k.help) for k in KEY_ACTIONS]
-        keys += [("arrows, j / k", "move between agents"), ("tab", "next widget"),
-                 ("esc", "back to the main screen")]  # fmt: skip
+        keys += [
+            ("arrows, j / k", "move between agents"),
+            ("tab", "next widget"),
+            ("esc", "back to the main screen"),
+        ]
         self.push_screen(HelpScreen(keys))
 
     def action_toggle_dark(self) -> None:

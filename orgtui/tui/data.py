@@ -221,8 +221,10 @@ class Feed:
         try:
             out = subprocess.run(
                 ["git", "-C", str(worktree), "log", f"-{count}", "--format=%h %s"],
-                capture_output=True, text=True, timeout=3,
-            ).stdout  # fmt: skip
+                capture_output=True,
+                text=True,
+                timeout=3,
+            ).stdout
         except (OSError, subprocess.TimeoutExpired):
             return []
         return [line for line in out.splitlines() if line.strip()]
@@ -246,15 +248,27 @@ def _message_view(item: Any, human_read: Any) -> MessageView:
 
     if isinstance(item, board.Message):
         return MessageView(
-            id=item.id, sender=item.sender, to=tuple(item.to), subject=item.subject,
-            kind=item.kind, thread=item.thread or "", time=item.time, body=item.body,
+            id=item.id,
+            sender=item.sender,
+            to=tuple(item.to),
+            subject=item.subject,
+            kind=item.kind,
+            thread=item.thread or "",
+            time=item.time,
+            body=item.body,
             reply_to=item.reply_to,
             unread=item.addressed_to("human") and not human_read.is_read(item),
-        )  # fmt: skip
+        )
     return MessageView(
-        id=item.id, sender="?", to=(), subject=Path(str(item.path)).name, kind="malformed",
-        thread="", time="", malformed=str(item.reason),
-    )  # fmt: skip
+        id=item.id,
+        sender="?",
+        to=(),
+        subject=Path(str(item.path)).name,
+        kind="malformed",
+        thread="",
+        time="",
+        malformed=str(item.reason),
+    )
 
 
 def _gpus(paths: OrgPaths) -> tuple[dict[int, GpuView], str]:

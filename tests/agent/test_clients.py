@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 import tomllib
 import uuid
 from pathlib import Path
@@ -179,7 +180,8 @@ def test_codex_runs_interactively_with_instructions_notify_and_trust(
     _hook(notify, env, main, last_arg=True)
     assert read_status(org.paths, "cx").state == "idle"
     # Something else marks it working; the title side-turn must not flip it back to idle.
-    record_event(org.root, "cx", "claude", json.dumps({"hook_event_name": "UserPromptSubmit"}))
+    event = json.dumps({"hook_event_name": "UserPromptSubmit"})
+    record_event(org.root, "cx", "claude", event, spawned=time.time())
     _hook(notify, env, {**main, "thread-id": "t-title"}, last_arg=True)
     assert read_status(org.paths, "cx").state == "working"
     _hook(notify, env, main, last_arg=True)

@@ -26,8 +26,15 @@ def grid_org(repo: Path, count: int, grid_max: int = 8) -> list[str]:
 
 def panes_by_window(socket: str) -> dict[str, list[tuple[str, str, str]]]:
     """window name -> [(agent option, pane title, pane pid)]."""
-    out = tmux(socket, "list-panes", "-s", "-t", SESSION, "-F",
-               "#{window_name}\t#{@orgtui_agent}\t#{pane_title}\t#{pane_pid}")  # fmt: skip
+    out = tmux(
+        socket,
+        "list-panes",
+        "-s",
+        "-t",
+        SESSION,
+        "-F",
+        "#{window_name}\t#{@orgtui_agent}\t#{pane_title}\t#{pane_pid}",
+    )
     walls: dict[str, list[tuple[str, str, str]]] = {}
     for line in out.splitlines():
         window, agent, title, pid = line.split("\t")
@@ -46,16 +53,24 @@ def test_walls_titles_switching_and_adoption(git_repo: Path, tmux_socket: str) -
         wait_for(lambda: supervisor_up(git_repo), "the supervisor", timeout=30)
         walls = wait_for(
             lambda: (w := panes_by_window(tmux_socket)) and len(w.get("wall-2", [])) == 2 and w,
-            "two walls", timeout=30,
-        )  # fmt: skip
+            "two walls",
+            timeout=30,
+        )
         assert len(walls["wall-1"]) == 8 and "supervisor" in walls
         # In org.toml's order, wall by wall.
         assert [a for a, _, _ in walls["wall-1"] + walls["wall-2"]] == names
         # Titles name the agent, its role and its state, kept up to date by the supervisor.
-        wait_for(lambda: all(t.startswith(f"{a} · researcher · ") and not t.endswith("starting")
-                             for a, t, _ in panes_by_window(tmux_socket)["wall-1"]),
-                 "titles with live states", timeout=30)  # fmt: skip
-        layout = tmux(tmux_socket, "display", "-p", "-t", f"{SESSION}:=wall-1", "#{pane-border-status}")  # fmt: skip
+        wait_for(
+            lambda: all(
+                t.startswith(f"{a} · researcher · ") and not t.endswith("starting")
+                for a, t, _ in panes_by_window(tmux_socket)["wall-1"]
+            ),
+            "titles with live states",
+            timeout=30,
+        )
+        layout = tmux(
+            tmux_socket, "display", "-p", "-t", f"{SESSION}:=wall-1", "#{pane-border-status}"
+        )
         assert layout.strip() in ("top", "")  # tmux 3.3 does not expand options in formats
         before = pids(tmux_socket)
         assert len(before) == 10
@@ -74,8 +89,18 @@ def test_walls_titles_switching_and_adoption(git_repo: Path, tmux_socket: str) -
         # Park removes a pane and re-tiles; a spawn fills the hole.
         orgtui(git_repo, tmux_socket, "park", "a03")
         assert len(panes_by_window(tmux_socket)["wall-1"]) == 7
-        orgtui(git_repo, tmux_socket, "spawn", "zed", "--role", "researcher", "--backend", "command",
-               "--command", "exec sleep 600")  # fmt: skip
+        orgtui(
+            git_repo,
+            tmux_socket,
+            "spawn",
+            "zed",
+            "--role",
+            "researcher",
+            "--backend",
+            "command",
+            "--command",
+            "exec sleep 600",
+        )
         assert "zed" in [a for a, _, _ in panes_by_window(tmux_socket)["wall-1"]]
 
         # kill -9 the supervisor: a new one adopts every pane, no restarts.
@@ -83,7 +108,9 @@ def test_walls_titles_switching_and_adoption(git_repo: Path, tmux_socket: str) -
         orgtui(git_repo, tmux_socket, "up")
         wait_for(lambda: supervisor_up(git_repo), "a new supervisor", timeout=30)
         after = pids(tmux_socket)
-        assert {k: v for k, v in after.items() if k != "zed"} == {k: v for k, v in before.items() if k != "a03"}  # fmt: skip
+        assert {k: v for k, v in after.items() if k != "zed"} == {
+            k: v for k, v in before.items() if k != "a03"
+        }
         assert all(r["restarts"] == 0 for r in state(git_repo)["agents"].values())
     finally:
         orgtui(git_repo, tmux_socket, "down", check=False)
@@ -98,12 +125,28 @@ def test_take_over_zooms_the_agent_pane(git_repo: Path, tmux_socket: str) -> Non
         target = state(git_repo)["agents"]["a01"]["pane_id"]
 
         def zoomed() -> str:
-            return tmux(tmux_socket, "display", "-p", "-t", target,
-                        "#{window_zoomed_flag}#{pane_active}").strip()  # fmt: skip
+            return tmux(
+                tmux_socket, "display", "-p", "-t", target, "#{window_zoomed_flag}#{pane_active}"
+            ).strip()
 
         attach = f"{sys.executable} -m orgtui attach a01 --root {git_repo} --socket {tmux_socket}"
-        subprocess.run(["tmux", "-L", outer, "new-session", "-d", "-s", "term", "-x", "120",
-                        "-y", "40", attach], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "tmux",
+                "-L",
+                outer,
+                "new-session",
+                "-d",
+                "-s",
+                "term",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                attach,
+            ],
+            check=True,
+        )
         wait_for(lambda: zoomed() == "11", "a01 zoomed and active while taken over", timeout=30)
         tmux(outer, "send-keys", "-t", "term", "C-b", "d")  # the person detaches
         wait_for(lambda: zoomed() == "01", "the wall unzoomed after the take-over", timeout=30)

@@ -58,9 +58,18 @@ def write_run(
         tokens = step * tokens_per_step
         flops = tokens * flops_per_token
         lines.append(
-            {"event": "train", "step": step, "tokens": tokens, "flops": flops, "loss": 2 * curve(flops),
-             "lr": 1.0, "dt": 0.01, "tok_per_sec": 5e4, "mfu": None}
-        )  # fmt: skip
+            {
+                "event": "train",
+                "step": step,
+                "tokens": tokens,
+                "flops": flops,
+                "loss": 2 * curve(flops),
+                "lr": 1.0,
+                "dt": 0.01,
+                "tok_per_sec": 5e4,
+                "mfu": None,
+            }
+        )
         if step % eval_every == 0:
             bpb = curve(flops) + noise
             lines.append(
@@ -83,6 +92,8 @@ def write_variant(
     """``seeds`` runs of one variant; ``noises`` gives each seed's offset (default spread)."""
     noises = noises or (0.0, 0.01, -0.01, 0.005, -0.005)[:seeds]
     return [
-        write_run(runs_dir, f"{variant}-s{seed}", variant=variant, seed=seed, noise=noises[seed], **kwargs)
+        write_run(
+            runs_dir, f"{variant}-s{seed}", variant=variant, seed=seed, noise=noises[seed], **kwargs
+        )
         for seed in range(seeds)
-    ]  # fmt: skip
+    ]

@@ -53,10 +53,15 @@ def orgtui(
     root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "orgtui", *args, "--root", str(root)] if args[0] != "run"
+        [sys.executable, "-m", "orgtui", *args, "--root", str(root)]
+        if args[0] != "run"
         else [sys.executable, "-m", "orgtui", "run", "--root", str(root), *args[1:]],
-        cwd=root, capture_output=True, text=True, env=os.environ | (env or {}), timeout=300,
-    )  # fmt: skip
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=os.environ | (env or {}),
+        timeout=300,
+    )
 
 
 def test_compare_json_has_exactly_the_documented_keys(org):
@@ -65,8 +70,19 @@ def test_compare_json_has_exactly_the_documented_keys(org):
     out = orgtui(org, "compare", "base", "nocap", "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert list(result) == ["a", "b", "verdict", "delta_bpb", "noise_bpb", "p_value",
-                            "matched_flops", "flops_ratio", "n_a", "n_b", "flags"]  # fmt: skip
+    assert list(result) == [
+        "a",
+        "b",
+        "verdict",
+        "delta_bpb",
+        "noise_bpb",
+        "p_value",
+        "matched_flops",
+        "flops_ratio",
+        "n_a",
+        "n_b",
+        "flags",
+    ]
     assert result["verdict"] == "improvement" and result["delta_bpb"] < 0
 
 
@@ -122,15 +138,30 @@ def test_run_refuses_a_dirty_tree_unless_allowed(org):
 
 
 def test_run_gives_the_trainer_its_env_and_records_failure(org):
-    probe = "import os; print(os.environ['ORGTUI_RUN_ID'], os.environ['ORGTUI_SEED']); raise SystemExit(3)"  # fmt: skip
-    out = orgtui(org, "run", "--variant", "probe", "--seeds", "2", "--seed-start", "5", "--no-post",
-                 "--", sys.executable, "-c", probe)  # fmt: skip
+    probe = "import os; print(os.environ['ORGTUI_RUN_ID'], os.environ['ORGTUI_SEED']); raise SystemExit(3)"
+    out = orgtui(
+        org,
+        "run",
+        "--variant",
+        "probe",
+        "--seeds",
+        "2",
+        "--seed-start",
+        "5",
+        "--no-post",
+        "--",
+        sys.executable,
+        "-c",
+        probe,
+    )
     assert out.returncode == 1
     ids = sorted(p.name for p in OrgPaths(org).runs_dir.iterdir())
     assert [i.split("-")[1] for i in ids] == ["s5", "s6"]
     for run_id in ids:
         assert run_id in out.stdout
-        assert json.loads((OrgPaths(org).run_dir(run_id) / "run.json").read_text())["exit_code"] == 3  # fmt: skip
+        assert (
+            json.loads((OrgPaths(org).run_dir(run_id) / "run.json").read_text())["exit_code"] == 3
+        )
 
 
 def test_end_to_end_real_nanochat_runs_then_compare(org):
@@ -138,8 +169,19 @@ def test_end_to_end_real_nanochat_runs_then_compare(org):
     shutil.copytree(ROOT / "nanochat", org / "nanochat")
     git(org, "add", "-A")
     git(org, "commit", "-qm", "nanochat")
-    train = [sys.executable, "-m", "nanochat.train", "--preset", "tiny", "--max-steps", "30",
-             "--eval-every", "10", "--eval-batches", "2"]  # fmt: skip
+    train = [
+        sys.executable,
+        "-m",
+        "nanochat.train",
+        "--preset",
+        "tiny",
+        "--max-steps",
+        "30",
+        "--eval-every",
+        "10",
+        "--eval-batches",
+        "2",
+    ]
     env = {"ORGTUI_AGENT": "ada"}
     for variant, extra in (("base", []), ("nocap", ["--softcap", "0"])):
         out = orgtui(

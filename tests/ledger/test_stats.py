@@ -9,9 +9,16 @@ from orgtui.ledger import stats
 
 @pytest.mark.parametrize(
     ("p", "df", "quantile"),
-    [(0.975, 1, 12.706), (0.975, 2, 4.303), (0.975, 4, 2.776), (0.975, 10, 2.228),
-     (0.95, 5, 2.015), (0.995, 3, 5.841), (0.975, 1000, 1.962)],
-)  # fmt: skip
+    [
+        (0.975, 1, 12.706),
+        (0.975, 2, 4.303),
+        (0.975, 4, 2.776),
+        (0.975, 10, 2.228),
+        (0.95, 5, 2.015),
+        (0.995, 3, 5.841),
+        (0.975, 1000, 1.962),
+    ],
+)
 def test_t_quantiles_match_the_table(p, df, quantile):
     assert stats.t_quantile(p, df) == pytest.approx(quantile, abs=1e-3)
     assert stats.t_cdf(quantile, df) == pytest.approx(p, abs=1e-4)

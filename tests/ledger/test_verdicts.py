@@ -57,7 +57,9 @@ def test_regression_is_called_a_regression(paths):
 
 def test_difference_inside_seed_noise(paths):
     write_variant(paths.runs_dir, "base", 3, curve=power_law(), noises=(0.0, 0.03, -0.03))
-    write_variant(paths.runs_dir, "nocap", 3, curve=power_law(offset=-0.005), noises=(0.0, 0.03, -0.03))  # fmt: skip
+    write_variant(
+        paths.runs_dir, "nocap", 3, curve=power_law(offset=-0.005), noises=(0.0, 0.03, -0.03)
+    )
     result = ledger(paths).compare("base", "nocap")
     assert result.verdict == "within_noise"
     assert result.delta_bpb < 0  # better on average, yet not verified
@@ -88,7 +90,9 @@ def test_single_seed_borrows_noise_from_the_baseline_replicates(paths):
 def test_crashed_seed_is_flagged_and_left_out(paths):
     write_variant(paths.runs_dir, "base", 3, curve=power_law())
     write_variant(paths.runs_dir, "b", 2, curve=power_law(offset=-0.1))
-    write_run(paths.runs_dir, "b-s2", variant="b", seed=2, curve=power_law(), steps=30, status="crash")  # fmt: skip
+    write_run(
+        paths.runs_dir, "b-s2", variant="b", seed=2, curve=power_law(), steps=30, status="crash"
+    )
     result = ledger(paths).compare("base", "b")
     assert "crashed" in result.flags
     assert result.n_b == 2
@@ -104,7 +108,14 @@ def test_dirty_tree_run_is_flagged(paths):
 def test_config_drift_within_a_variant(paths):
     write_variant(paths.runs_dir, "base", 3, curve=power_law())
     write_run(paths.runs_dir, "v-s0", variant="v", seed=0, curve=power_law())
-    write_run(paths.runs_dir, "v-s1", variant="v", seed=1, curve=power_law(), config={"depth": 4, "softcap": 15.0})  # fmt: skip
+    write_run(
+        paths.runs_dir,
+        "v-s1",
+        variant="v",
+        seed=1,
+        curve=power_law(),
+        config={"depth": 4, "softcap": 15.0},
+    )
     result = ledger(paths).compare("base", "v")
     assert "config_drift" in result.flags
     base_row = ledger(paths).table()[0]
@@ -124,7 +135,15 @@ def test_non_overlapping_curves_are_not_comparable(paths):
 
 def test_truncated_tail_and_still_running_run(paths):
     write_variant(paths.runs_dir, "base", 2, curve=power_law())
-    write_run(paths.runs_dir, "base-s2", variant="base", seed=2, curve=power_law(), status=None, truncate_tail=True)  # fmt: skip
+    write_run(
+        paths.runs_dir,
+        "base-s2",
+        variant="base",
+        seed=2,
+        curve=power_law(),
+        status=None,
+        truncate_tail=True,
+    )
     led = ledger(paths)
     running = next(r for r in led.runs if r.run_id == "base-s2")
     assert running.status == "running" and running.malformed is None

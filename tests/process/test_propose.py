@@ -45,35 +45,77 @@ def org(git_repo: Path) -> Path:
 
 
 def test_proposal_goes_to_the_chief_and_a_reply_decides_it(org: Path) -> None:
-    out = orgtui(org, "unused", "propose", "--as", "ada", "--variant", "nocap",
-                 "--hypothesis", "the softcap is not needed", "--budget-flops", "2e13").stdout  # fmt: skip
+    out = orgtui(
+        org,
+        "unused",
+        "propose",
+        "--as",
+        "ada",
+        "--variant",
+        "nocap",
+        "--hypothesis",
+        "the softcap is not needed",
+        "--budget-flops",
+        "2e13",
+    ).stdout
     config = load_config(org)
     (proposal,) = board.messages(config.paths)
     assert proposal.id in out and proposal.to == ("chief",) and proposal.kind == "question"
     assert "baseline: base" in proposal.body and "seeds: 3" in proposal.body
     assert "budget: 2e+13 FLOPs per run" in proposal.body
     assert process.proposal_status(config, proposal.id) == "pending"
-    board.post(config.paths, sender="ada", to=["chief"], subject="approved?", body="self-approve",
-               reply_to=proposal.id, known_agents=config.agent_names)  # fmt: skip
+    board.post(
+        config.paths,
+        sender="ada",
+        to=["chief"],
+        subject="approved?",
+        body="self-approve",
+        reply_to=proposal.id,
+        known_agents=config.agent_names,
+    )
     assert process.proposal_status(config, proposal.id) == "pending"  # only a chief decides
-    board.post(config.paths, sender="chief", to=["ada"], subject="approved", body="go",
-               reply_to=proposal.id, known_agents=config.agent_names)  # fmt: skip
+    board.post(
+        config.paths,
+        sender="chief",
+        to=["ada"],
+        subject="approved",
+        body="go",
+        reply_to=proposal.id,
+        known_agents=config.agent_names,
+    )
     assert process.proposal_status(config, proposal.id) == "approved"
 
 
 def test_a_single_seed_proposal_is_refused(org: Path) -> None:
-    out = orgtui(org, "unused", "propose", "--variant", "x", "--hypothesis", "h", "--seeds", "1",
-                 check=False)  # fmt: skip
+    out = orgtui(
+        org, "unused", "propose", "--variant", "x", "--hypothesis", "h", "--seeds", "1", check=False
+    )
     assert out.returncode == 2 and "at least 2 seeds" in out.stderr
 
 
 def test_ledger_flags_runs_without_a_proposal(org: Path) -> None:
     for extra in (["--variant", "base"], ["--variant", "nocap", "--proposal", "p1"]):
         subprocess.run(
-            [sys.executable, "-m", "orgtui", "run", "--root", str(org), "--no-post", *extra,
-             "--", sys.executable, "-c", "pass"],
-            cwd=org, check=True, capture_output=True,
-        )  # fmt: skip
-    rows = {r["variant"]: r for r in json.loads(orgtui(org, "u", "ledger", "--json").stdout)["variants"]}  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "orgtui",
+                "run",
+                "--root",
+                str(org),
+                "--no-post",
+                *extra,
+                "--",
+                sys.executable,
+                "-c",
+                "pass",
+            ],
+            cwd=org,
+            check=True,
+            capture_output=True,
+        )
+    rows = {
+        r["variant"]: r for r in json.loads(orgtui(org, "u", "ledger", "--json").stdout)["variants"]
+    }
     assert "no_proposal" in rows["base"]["flags"]
     assert Ledger.load(load_config(org).paths).runs[1].proposal == "p1"

@@ -25,10 +25,17 @@ body = "done: run {agent}-1\\nnext: more seeds\\nblocked: nothing"
 def write_org(repo: Path, extra: str = "") -> None:
     (repo / "quiet.toml").write_text('[[step]]\naction = "sleep"\nseconds = 0.1\n')
     (repo / "answer.toml").write_text(ANSWER)
-    seats = [("chief", "chief_scientist", "quiet.toml"), ("ada", "researcher", "answer.toml"),
-             ("bo", "researcher", "answer.toml")]  # fmt: skip
-    lines = ['[org]\nname = "t"\nprogram = "p1"\ntask = "test"', '[defaults]\ngpus = "none"',
-             FAST, extra]  # fmt: skip
+    seats = [
+        ("chief", "chief_scientist", "quiet.toml"),
+        ("ada", "researcher", "answer.toml"),
+        ("bo", "researcher", "answer.toml"),
+    ]
+    lines = [
+        '[org]\nname = "t"\nprogram = "p1"\ntask = "test"',
+        '[defaults]\ngpus = "none"',
+        FAST,
+        extra,
+    ]
     for name, role, playbook in seats:
         lines.append(
             f'[[agent]]\nname = "{name}"\nrole = "{role}"\nbackend = "scripted"\n'
@@ -68,8 +75,15 @@ def test_flat_org_gets_the_digest_and_cli_can_force_it(git_repo: Path) -> None:
     no_call = orgtui(git_repo, "unused", "standup", "--digest", check=False)
     assert no_call.returncode == 1 and "no standup is open" in no_call.stderr
     assert "standup called" in orgtui(git_repo, "unused", "standup", "--now").stdout
-    board.post(config.paths, sender="ada", to=["all"], subject="standup", body="done: x",
-               kind="standup", known_agents=config.agent_names)  # fmt: skip
+    board.post(
+        config.paths,
+        sender="ada",
+        to=["all"],
+        subject="standup",
+        body="done: x",
+        kind="standup",
+        known_agents=config.agent_names,
+    )
     assert "digest posted" in orgtui(git_repo, "unused", "standup", "--digest").stdout
     digest = board.messages(config.paths)[-1]
     assert digest.to == ("all",)  # no chief: everyone

@@ -17,7 +17,7 @@ from orgtui.ledger import Ledger, load_runs
 from orgtui.paths import OrgPaths
 from tests.supervisor.helpers import orgtui, supervisor_up, wait_for, write_org
 
-BASE = '[org]\nname = "t"\ntask = "x"\n[defaults]\nbackend = "shell"\ngpus = "none"\n[[agent]]\nname = "ada"\nrole = "researcher"\n'  # fmt: skip
+BASE = '[org]\nname = "t"\ntask = "x"\n[defaults]\nbackend = "shell"\ngpus = "none"\n[[agent]]\nname = "ada"\nrole = "researcher"\n'
 
 ORG_TOML_CASES = {
     "syntax error": ("[org\nname=1", "line 1: TOML syntax error"),
@@ -63,8 +63,11 @@ ORG_TOML_CASES = {
 def test_org_toml(case: str, tmp_path: Path) -> None:
     text, expected = ORG_TOML_CASES[case]
     (tmp_path / "org.toml").write_text(text)
-    out = subprocess.run([sys.executable, "-m", "orgtui", "check", "--root", str(tmp_path)],
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "orgtui", "check", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2
     assert expected in out.stderr and str(tmp_path / "org.toml") in out.stderr
     assert "Traceback" not in out.stderr
@@ -106,8 +109,12 @@ def test_cli_arguments(case: str, git_repo: Path) -> None:
     write_org(git_repo, {"ada": "sleep 1"})
     args, expected = CLI_CASES[case]
     verb, rest = args[0], args[1:]
-    out = subprocess.run([sys.executable, "-m", "orgtui", verb, "--root", str(git_repo), *rest],
-                         capture_output=True, text=True, cwd=git_repo)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "orgtui", verb, "--root", str(git_repo), *rest],
+        capture_output=True,
+        text=True,
+        cwd=git_repo,
+    )
     assert out.returncode == 2, out.stdout + out.stderr
     assert expected in out.stderr and "Traceback" not in out.stderr
     assert not list(OrgPaths(git_repo).board_dir.glob("*.md"))  # nothing half-done
@@ -115,11 +122,27 @@ def test_cli_arguments(case: str, git_repo: Path) -> None:
 
 def test_huge_body_is_refused_whole(git_repo: Path) -> None:
     write_org(git_repo, {"ada": "sleep 1"})
-    out = subprocess.run([sys.executable, "-m", "orgtui", "post", "--root", str(git_repo), "--to",
-                          "ada", "--subject", "big"], input="x" * (300 * 1024),
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orgtui",
+            "post",
+            "--root",
+            str(git_repo),
+            "--to",
+            "ada",
+            "--subject",
+            "big",
+        ],
+        input="x" * (300 * 1024),
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "body too large" in out.stderr
-    assert not OrgPaths(git_repo).board_dir.exists() or not list(OrgPaths(git_repo).board_dir.iterdir())  # fmt: skip
+    assert not OrgPaths(git_repo).board_dir.exists() or not list(
+        OrgPaths(git_repo).board_dir.iterdir()
+    )
 
 
 BOARD_FILES = {
@@ -135,15 +158,22 @@ BOARD_FILES = {
 def test_malformed_board_files_are_listed_never_fatal(git_repo: Path) -> None:
     write_org(git_repo, {"ada": "sleep 1"})
     paths = OrgPaths(git_repo)
-    good = board.post(paths, sender="human", to=["ada"], subject="fine", body="ok", known_agents=["ada"])  # fmt: skip
+    good = board.post(
+        paths, sender="human", to=["ada"], subject="fine", body="ok", known_agents=["ada"]
+    )
     for i, text in enumerate(BOARD_FILES.values()):
-        (paths.board_dir / f"20261125T00000{i}.000000Z-zed-bad{i:03d}.md").write_bytes(text.encode("utf-8", "surrogateescape"))  # fmt: skip
+        (paths.board_dir / f"20261125T00000{i}.000000Z-zed-bad{i:03d}.md").write_bytes(
+            text.encode("utf-8", "surrogateescape")
+        )
     items = board.list_messages(paths)
     malformed = [i for i in items if isinstance(i, board.Malformed)]
     assert len(malformed) == len(BOARD_FILES) and all(m.reason for m in malformed)
     assert [m.id for m in board.messages(paths)] == [good.id]
-    out = subprocess.run([sys.executable, "-m", "orgtui", "board", "--root", str(git_repo), "--json"],
-                         capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "orgtui", "board", "--root", str(git_repo), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0
     listed = json.loads(out.stdout)
     assert sum(1 for entry in listed if entry.get("malformed")) == len(BOARD_FILES)
@@ -194,7 +224,9 @@ def ask(sock_path: Path, data: bytes) -> dict:
     return json.loads(reply)
 
 
-def test_control_socket_bad_requests_leave_the_supervisor_alive(git_repo: Path, tmux_socket: str) -> None:  # fmt: skip
+def test_control_socket_bad_requests_leave_the_supervisor_alive(
+    git_repo: Path, tmux_socket: str
+) -> None:
     write_org(git_repo, {"ada": "exec sleep 600"})
     orgtui(git_repo, tmux_socket, "up")
     try:

@@ -45,17 +45,29 @@ def test_supervisor_kill9_mid_traffic_then_corrupt_state(git_repo: Path, tmux_so
     try:
         wait_for(lambda: supervisor_up(git_repo), "the supervisor", timeout=30)
         pids = wait_for(
-            lambda: (p := {n: r.get("pane_pid") for n, r in state(git_repo)["agents"].items()})
-            and all(p.values()) and p,
-            "four agents", timeout=30,
-        )  # fmt: skip
+            lambda: (
+                (p := {n: r.get("pane_pid") for n, r in state(git_repo)["agents"].items()})
+                and all(p.values())
+                and p
+            ),
+            "four agents",
+            timeout=30,
+        )
         # The person posts too, from this process, while the agents post from theirs.
         sent_here: list[str] = []
 
         def person() -> None:
             for i in range(POSTS_PER_AGENT):
-                sent_here.append(board.post(paths, sender="human", to=["all"], subject=f"h{i}",
-                                            body="from the person", known_agents=list(agents)).id)  # fmt: skip
+                sent_here.append(
+                    board.post(
+                        paths,
+                        sender="human",
+                        to=["all"],
+                        subject=f"h{i}",
+                        body="from the person",
+                        known_agents=list(agents),
+                    ).id
+                )
 
         writer = threading.Thread(target=person)
         writer.start()
@@ -94,22 +106,46 @@ def test_ssh_drop_and_crash_loop_do_not_hurt_the_others(git_repo: Path, tmux_soc
     outer = f"{tmux_socket}-term"
     try:
         pids = wait_for(
-            lambda: (a := state(git_repo)["agents"]) and a["steady"].get("pane_pid")
-            and a["quiet"].get("pane_pid") and (a["steady"]["pane_pid"], a["quiet"]["pane_pid"]),
-            "agents", timeout=30,
-        )  # fmt: skip
+            lambda: (
+                (a := state(git_repo)["agents"])
+                and a["steady"].get("pane_pid")
+                and a["quiet"].get("pane_pid")
+                and (a["steady"]["pane_pid"], a["quiet"]["pane_pid"])
+            ),
+            "agents",
+            timeout=30,
+        )
         # A person attached over SSH: a tmux client in a terminal (another tmux server's pane).
         attach = f"tmux -L {tmux_socket} attach -t =orgtui-t:=quiet"
-        subprocess.run(["tmux", "-L", outer, "new-session", "-d", "-x", "100", "-y", "30",
-                        f"env -u TMUX {attach}"], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "tmux",
+                "-L",
+                outer,
+                "new-session",
+                "-d",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                f"env -u TMUX {attach}",
+            ],
+            check=True,
+        )
         wait_for(lambda: tmux(tmux_socket, "list-clients").strip(), "the client", timeout=15)
         subprocess.run(["tmux", "-L", outer, "kill-server"], check=True)  # the SSH drop
         wait_for(lambda: not tmux(tmux_socket, "list-clients").strip(), "client gone", timeout=15)
 
-        wait_for(lambda: state(git_repo)["agents"]["crashy"]["status"] == "failed",
-                 "the crash loop to end in failed", timeout=60)  # fmt: skip
-        wait_for(lambda: sum(m.sender == "steady" for m in board.messages(OrgPaths(git_repo))) == 10,
-                 "steady's posts", timeout=60)  # fmt: skip
+        wait_for(
+            lambda: state(git_repo)["agents"]["crashy"]["status"] == "failed",
+            "the crash loop to end in failed",
+            timeout=60,
+        )
+        wait_for(
+            lambda: sum(m.sender == "steady" for m in board.messages(OrgPaths(git_repo))) == 10,
+            "steady's posts",
+            timeout=60,
+        )
         agents = state(git_repo)["agents"]
         assert (agents["steady"]["pane_pid"], agents["quiet"]["pane_pid"]) == pids
         assert agents["steady"]["restarts"] == agents["quiet"]["restarts"] == 0
@@ -128,12 +164,17 @@ os.fsync = _full
 """
 
 
-def test_disk_full_is_a_clear_error_and_loses_nothing(git_repo: Path, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_disk_full_is_a_clear_error_and_loses_nothing(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_org(git_repo, {"ada": "sleep 1"})
     paths = OrgPaths(git_repo)
-    before = [board.post(paths, sender="human", to=["ada"], subject=f"s{i}", body="kept",
-                         known_agents=["ada"]) for i in range(3)]  # fmt: skip
+    before = [
+        board.post(
+            paths, sender="human", to=["ada"], subject=f"s{i}", body="kept", known_agents=["ada"]
+        )
+        for i in range(3)
+    ]
 
     # In process: the write layer fails with ENOSPC.
     def disk_full(fd: int) -> None:
@@ -141,23 +182,45 @@ def test_disk_full_is_a_clear_error_and_loses_nothing(git_repo: Path, tmp_path: 
 
     monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(board.BoardError, match=r"No space left on device.*nothing was posted"):
-        board.post(paths, sender="human", to=["ada"], subject="lost?", body="x", known_agents=["ada"])  # fmt: skip
+        board.post(
+            paths, sender="human", to=["ada"], subject="lost?", body="x", known_agents=["ada"]
+        )
     monkeypatch.undo()
     # Through the CLI, with the failure injected into the child interpreter.
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(ENOSPC_SITE)
     env = os.environ | {"PYTHONPATH": str(site)}
-    out = subprocess.run([sys.executable, "-m", "orgtui", "post", "--root", str(git_repo), "--to",
-                          "ada", "--subject", "full", "--body", "x"],
-                         capture_output=True, text=True, env=env)  # fmt: skip
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orgtui",
+            "post",
+            "--root",
+            str(git_repo),
+            "--to",
+            "ada",
+            "--subject",
+            "full",
+            "--body",
+            "x",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 2
     assert "No space left on device" in out.stderr and "Traceback" not in out.stderr
     assert [m.id for m in board.messages(paths)] == [m.id for m in before]
     assert all(m.body == "kept\n" for m in board.messages(paths))
     assert not list(paths.board_dir.glob(".*"))  # no temp file left behind
     # The same for a run record written by the ledger's runner.
-    out = subprocess.run([sys.executable, "-m", "orgtui", "baseline", "base", "--root", str(git_repo)],
-                         capture_output=True, text=True, env=env)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "orgtui", "baseline", "base", "--root", str(git_repo)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 2 and "No space left on device" in out.stderr
     assert not paths.ledger_state.exists()

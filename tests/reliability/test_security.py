@@ -97,24 +97,36 @@ def grep_tree(root: Path, needles: list[str]) -> list[str]:
 
 def test_planted_keys_never_reach_disk(git_repo: Path, tmux_socket: str) -> None:
     # Agents that try hard to leak: they post their keys and print them in their panes.
-    leak = ('orgtui post --to all --subject "keys $OPENAI_API_KEY" '
-            '--body "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY hf=$HF_TOKEN"; '
-            "env | grep -c KEY; exec sleep 600")  # fmt: skip
+    leak = (
+        'orgtui post --to all --subject "keys $OPENAI_API_KEY" '
+        '--body "anthropic=$ANTHROPIC_API_KEY openai=$OPENAI_API_KEY hf=$HF_TOKEN"; '
+        "env | grep -c KEY; exec sleep 600"
+    )
     write_org(git_repo, {"ada": leak, "bo": leak})
     env = os.environ | PLANTED
-    subprocess.run(["python", "-m", "orgtui", "up", "--root", str(git_repo), "--socket", tmux_socket],
-                   env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["python", "-m", "orgtui", "up", "--root", str(git_repo), "--socket", tmux_socket],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     paths = OrgPaths(git_repo)
     try:
-        wait_for(lambda: len(list(paths.board_dir.glob("*.md"))) >= 2, "the leaking posts", timeout=60)  # fmt: skip
+        wait_for(
+            lambda: len(list(paths.board_dir.glob("*.md"))) >= 2, "the leaking posts", timeout=60
+        )
         orgtui(git_repo, tmux_socket, "suspend", "ada")
         orgtui(git_repo, tmux_socket, "down", "--park")  # WIP commits of every worktree
     finally:
         orgtui(git_repo, tmux_socket, "down", check=False)
     needles = list(PLANTED.values())
     assert grep_tree(paths.org_dir, needles) == []
-    history = subprocess.run(["git", "-C", str(git_repo), "log", "-p", "--all"],
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    history = subprocess.run(
+        ["git", "-C", str(git_repo), "log", "-p", "--all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert [n for n in needles if n in history] == []
     bodies = " ".join(p.read_text() for p in paths.board_dir.glob("*.md"))
     assert bodies.count("[redacted]") >= 6  # three keys in each of two messages

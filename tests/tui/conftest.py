@@ -59,15 +59,25 @@ def build_org(root: Path, agents: int = 4, *, supervisor_pid: int | None = None)
     for role in ("chief_scientist", "researcher"):
         (root / "roles" / f"{role}.md").write_text(f"You are the {role}.\n")
     state = {
-        "version": 1, "org": "lab", "session": "orgtui-lab", "tmux_socket": None,
+        "version": 1,
+        "org": "lab",
+        "session": "orgtui-lab",
+        "tmux_socket": None,
         "supervisor": {"pid": supervisor_pid, "started": NOW - 3725, "heartbeat": NOW},
         "agents": {
-            name: new_agent(name, role, backend, status=status, gpu=gpu,
-                            branch=f"feat/softcap/{name}", restarts=1 if name == "bo" else 0,
-                            last_change=NOW)
+            name: new_agent(
+                name,
+                role,
+                backend,
+                status=status,
+                gpu=gpu,
+                branch=f"feat/softcap/{name}",
+                restarts=1 if name == "bo" else 0,
+                last_change=NOW,
+            )
             for name, role, backend, status, gpu in seats
         },
-    }  # fmt: skip
+    }
     paths.org_dir.mkdir(parents=True, exist_ok=True)
     paths.state_file.write_text(json.dumps(state))
     _board(paths)
@@ -79,31 +89,61 @@ def build_org(root: Path, agents: int = 4, *, supervisor_pid: int | None = None)
 def _board(paths: OrgPaths) -> None:
     paths.board_dir.mkdir(parents=True, exist_ok=True)
     posts = [
-        ("chief", ("all",), "plan: softcap removal at matched FLOPs", "directive", "Baseline first, 3 seeds."),
+        (
+            "chief",
+            ("all",),
+            "plan: softcap removal at matched FLOPs",
+            "directive",
+            "Baseline first, 3 seeds.",
+        ),
         ("ada", ("chief",), "nocap: within_noise", "result", "delta +0.006 bpb, noise ±0.065"),
         ("bo", ("chief",), "wide: a clear win?", "result", "Lower final loss with width 192."),
-        ("chief", ("human",), "need a decision on GPU time", "question", "Shall we scale nocap to d12?"),
-    ]  # fmt: skip
+        (
+            "chief",
+            ("human",),
+            "need a decision on GPU time",
+            "question",
+            "Shall we scale nocap to d12?",
+        ),
+    ]
     for i, (sender, to, subject, kind, body) in enumerate(posts):
         stamp = f"20261125T0{i}0000.000000Z"
         message = board.Message(
-            id=f"{stamp}-{sender}-abc{i}xx", sender=sender, to=to, subject=subject,
-            thread="softcap", kind=kind, time=f"2026-11-25T0{i}:00:00.000000Z", body=body,
-        )  # fmt: skip
+            id=f"{stamp}-{sender}-abc{i}xx",
+            sender=sender,
+            to=to,
+            subject=subject,
+            thread="softcap",
+            kind=kind,
+            time=f"2026-11-25T0{i}:00:00.000000Z",
+            body=body,
+        )
         (paths.board_dir / f"{message.id}.md").write_text(board.render(message))
     (paths.board_dir / "20261125T090000.000000Z-zed-broken.md").write_text("no front matter\n")
 
 
 def _runs(paths: OrgPaths) -> None:
-    plans = [("baseline", "ada", 0.0, 1.0), ("baseline", "ada", 0.01, 1.0), ("baseline", "ada", -0.01, 1.0),
-             ("nocap", "ada", 0.005, 1.0), ("nocap", "ada", -0.004, 1.0), ("nocap", "ada", 0.012, 1.0),
-             ("wide", "bo", 0.02, 2.0)]  # fmt: skip
+    plans = [
+        ("baseline", "ada", 0.0, 1.0),
+        ("baseline", "ada", 0.01, 1.0),
+        ("baseline", "ada", -0.01, 1.0),
+        ("nocap", "ada", 0.005, 1.0),
+        ("nocap", "ada", -0.004, 1.0),
+        ("nocap", "ada", 0.012, 1.0),
+        ("wide", "bo", 0.02, 2.0),
+    ]
     for seed, (variant, agent, noise, width) in enumerate(plans):
         run_dir = write_run(
-            paths.runs_dir, f"{variant}-s{seed}", variant=variant, seed=seed, curve=power_law(),
-            noise=noise, flops_per_token=1e6 * width, steps=100 * int(width),
+            paths.runs_dir,
+            f"{variant}-s{seed}",
+            variant=variant,
+            seed=seed,
+            curve=power_law(),
+            noise=noise,
+            flops_per_token=1e6 * width,
+            steps=100 * int(width),
             started=NOW - 3000 + seed * 60,
-        )  # fmt: skip
+        )
         metrics = run_dir / "metrics.jsonl"
         metrics.write_text(metrics.read_text().replace('"agent": "ada"', f'"agent": "{agent}"'))
 
@@ -150,8 +190,12 @@ def recorder() -> Recorder:
 @pytest.fixture
 def make_app(org_root: Path, recorder: Recorder):  # type: ignore[no-untyped-def]
     def make(**kwargs: Any) -> OrgApp:
-        options: dict[str, Any] = dict(live=False, clock=lambda: NOW, commander=recorder.command,
-                                       takeover_runner=recorder.takeover)  # fmt: skip
+        options: dict[str, Any] = dict(
+            live=False,
+            clock=lambda: NOW,
+            commander=recorder.command,
+            takeover_runner=recorder.takeover,
+        )
         return OrgApp(org_root, "tui-test", **(options | kwargs))
 
     return make

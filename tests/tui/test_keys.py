@@ -81,8 +81,17 @@ async def test_enter_takes_over_the_selected_agent(make_app, recorder, org_root)
         await ready(pilot)
         await pilot.press("right", "enter")
     (argv,) = recorder.takeovers
-    assert argv == [sys.executable, "-m", "orgtui", "attach", "ada", "--root", str(org_root),
-                    "--socket", "tui-test"]  # fmt: skip
+    assert argv == [
+        sys.executable,
+        "-m",
+        "orgtui",
+        "attach",
+        "ada",
+        "--root",
+        str(org_root),
+        "--socket",
+        "tui-test",
+    ]
 
 
 async def test_agent_commands_go_to_the_supervisor(make_app, recorder) -> None:

@@ -35,17 +35,41 @@ def test_take_over_an_agent_and_come_back(
     try:
         worker_pid = wait_for(lambda: state(git_repo)["agents"]["worker"].get("pane_pid"), "worker")
         tui = f"{sys.executable} -m orgtui --root {git_repo} --socket {tmux_socket}"
-        subprocess.run(["tmux", "-L", outer_socket, "new-session", "-d", "-s", "tui", "-x", "120",
-                        "-y", "36", tui], check=True)  # fmt: skip
-        wait_for(lambda: "Take over" in screen(outer_socket) and "worker" in screen(outer_socket),
-                 "the TUI's first frame", timeout=30)  # fmt: skip
+        subprocess.run(
+            [
+                "tmux",
+                "-L",
+                outer_socket,
+                "new-session",
+                "-d",
+                "-s",
+                "tui",
+                "-x",
+                "120",
+                "-y",
+                "36",
+                tui,
+            ],
+            check=True,
+        )
+        wait_for(
+            lambda: "Take over" in screen(outer_socket) and "worker" in screen(outer_socket),
+            "the TUI's first frame",
+            timeout=30,
+        )
         wait_for(
             lambda: "hello-from-worker" in screen(outer_socket), "the pane preview", timeout=30
         )
 
         tmux(outer_socket, "send-keys", "-t", "tui", "Enter")  # take over
-        wait_for(lambda: "Take over" not in screen(outer_socket)
-                 and "hello-from-worker" in screen(outer_socket), "the agent's window", timeout=30)  # fmt: skip
+        wait_for(
+            lambda: (
+                "Take over" not in screen(outer_socket)
+                and "hello-from-worker" in screen(outer_socket)
+            ),
+            "the agent's window",
+            timeout=30,
+        )
         tmux(outer_socket, "send-keys", "-t", "tui", "C-b", "d")  # detach the nested client
         wait_for(lambda: "Take over" in screen(outer_socket), "the TUI back", timeout=30)
 

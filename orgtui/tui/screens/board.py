@@ -74,8 +74,11 @@ class BoardScreen(Screen):
             self.query_one("#message", Static).update(body)
             return
         head = Text(f"{message.subject}\n", style="bold")
-        head += Text(f"{message.sender} → {', '.join(message.to)} · {message.kind} · "
-                     f"{message.time} · thread {message.thread}\n", style="dim")  # fmt: skip
+        head += Text(
+            f"{message.sender} → {', '.join(message.to)} · {message.kind} · "
+            f"{message.time} · thread {message.thread}\n",
+            style="dim",
+        )
         self.query_one("#message", Static).update(
             Group(head, Markdown(message.body or "_(empty)_"))
         )

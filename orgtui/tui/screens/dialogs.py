@@ -44,8 +44,12 @@ class ComposeDialog(ModalScreen[Draft | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Message" + (" (reply)" if self.reply_to else ""), classes="dialog-title")
-            yield Input(self.initial[0], placeholder="to: agent[,agent] or all", id="to",
-                        suggester=SuggestFromList(self.recipients, case_sensitive=False))  # fmt: skip
+            yield Input(
+                self.initial[0],
+                placeholder="to: agent[,agent] or all",
+                id="to",
+                suggester=SuggestFromList(self.recipients, case_sensitive=False),
+            )
             yield Input(self.initial[1], placeholder="subject", id="subject")
             yield TextArea(id="body")
             with Horizontal(classes="dialog-buttons"):

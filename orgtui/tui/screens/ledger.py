@@ -12,8 +12,17 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-COLUMNS = (("variant", 16), ("seeds", 5), ("bpb mean ± sd", 17), ("at FLOPs", 9),
-           ("FLOPs", 9), ("GPU-h", 7), ("verdict", 14), ("flags", 36), ("agents", 14))  # fmt: skip
+COLUMNS = (
+    ("variant", 16),
+    ("seeds", 5),
+    ("bpb mean ± sd", 17),
+    ("at FLOPs", 9),
+    ("FLOPs", 9),
+    ("GPU-h", 7),
+    ("verdict", 14),
+    ("flags", 36),
+    ("agents", 14),
+)
 VERDICT_STYLE = {
     "improvement": "bold green",
     "regression": "bold red",
@@ -55,13 +64,16 @@ class LedgerScreen(Screen):
             if row.sd_bpb:
                 bpb += f" ± {row.sd_bpb:.4f}"
             table.add_row(
-                row.variant, str(row.n_seeds), bpb,
+                row.variant,
+                str(row.n_seeds),
+                bpb,
                 "—" if row.at_flops is None else f"{row.at_flops:.3g}",
-                f"{row.flops:.3g}", f"{row.gpu_hours:.3f}",
+                f"{row.flops:.3g}",
+                f"{row.gpu_hours:.3f}",
                 Text(verdict, style=VERDICT_STYLE.get(verdict, "bold")),
                 Text(", ".join(row.flags), style="red" if row.flags else ""),
                 ", ".join(row.agents),
-            )  # fmt: skip
+            )
         best = (
             f"{report.best_improvement_bpb:.4f} bpb ({report.best_variant})"
             if report.best_improvement_bpb is not None

@@ -19,8 +19,11 @@ class BoardTable(DataTable):
         self._shown: tuple[str, ...] = ()
 
     def on_mount(self) -> None:
-        columns = ("time", "from → to", "subject") if self.compact else (
-            "time", "from → to", "kind", "thread", "subject")  # fmt: skip
+        columns = (
+            ("time", "from → to", "subject")
+            if self.compact
+            else ("time", "from → to", "kind", "thread", "subject")
+        )
         self.add_columns(*columns)
 
     def show(self, messages: Iterable[MessageView]) -> None:

@@ -28,7 +28,9 @@ def gpu_gauge(gpu: int | None, view: GpuView | None, source: str) -> Text:
     if gpu is None:
         return Text("no GPU assigned\n", style="dim")
     if view is None:
-        return Text(f"GPU{gpu} " + ("no GPU" if source == "none" else "no sample yet") + "\n", style="dim")  # fmt: skip
+        return Text(
+            f"GPU{gpu} " + ("no GPU" if source == "none" else "no sample yet") + "\n", style="dim"
+        )
     mem = view.mem_used / view.mem_total if view.mem_used is not None and view.mem_total else None
     util = view.util / 100.0 if view.util is not None else None
     text = Text(f"GPU{gpu}", style="bold")
