@@ -89,7 +89,7 @@ KEY_ACTIONS = (
     ),
     KeyAction("toggle_dark", "ctrl+t", "Theme", "switch between the dark and the light theme"),
     KeyAction("help", "question_mark", "Help", "this list"),
-    KeyAction("quit", "q", "Quit", "quit the TUI — agents keep running"),
+    KeyAction("quit", "q", "Quit (agents keep running)", "quit the TUI — agents keep running"),
 )
 MOVES = (("up,k", -1, 0), ("down,j", 1, 0), ("left", 0, -1), ("right", 0, 1))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,20 @@ def test_detectors_fill_only_the_states_a_cli_cannot_report(
     assert detectors.resolve("claude", None, "Do you want to proceed?\n❯ 1. Yes") == "waiting"
     assert detectors.resolve("codex", None, "nothing known") is None
     assert not detectors.wants_pane("builtin", None)
+
+
+def test_a_hook_that_finishes_late_does_not_undo_a_later_event(tmp_path: Path) -> None:
+    """Hooks run as separate processes: SessionStart may land after UserPromptSubmit."""
+    from orgtui.agentstatus import read_status
+    from orgtui.paths import OrgPaths
+    from orgtui.supervisor.clients import record_event
+
+    def hook(name: str, spawned: float) -> str | None:
+        event = json.dumps({"hook_event_name": name})
+        return record_event(tmp_path, "ada", "codex", event, spawned=spawned)
+
+    now = time.time()
+    assert hook("UserPromptSubmit", now) == "working"
+    assert hook("SessionStart", now - 0.5) is None  # spawned before the prompt's write
+    assert read_status(OrgPaths(tmp_path), "ada").state == "working"
+    assert hook("Stop", time.time() + 0.01) == "idle"

@@ -21,9 +21,16 @@ SIZE = (160, 45)
 
 
 async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
+    """Wait for the first snapshot (its worker may not have started yet on a loaded machine),
+    then for every worker, then for the screen to settle."""
+    for _ in range(400):
+        if pilot.app.snapshot is not None:
+            break
+        await pilot.pause(0.025)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.05)
 
 
 async def shows(pilot, screen_type: type) -> bool:  # type: ignore[no-untyped-def]

@@ -10,12 +10,16 @@ SIZE = (160, 45)
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    """Let workers deliver and the tables lay out their columns (a deferred refresh)."""
-    await pilot.pause()
+    """Wait for the first snapshot (its worker may not have started yet on a loaded machine),
+    then for every worker, then for the screen to settle."""
+    for _ in range(400):
+        if pilot.app.snapshot is not None:
+            break
+        await pilot.pause(0.025)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
-    await pilot.pause(0.1)
+    await pilot.pause(0.05)
 
 
 def test_main_screen(make_app, snap_compare) -> None:
