@@ -220,9 +220,9 @@ def run_demo(
     if up.returncode != 0:
         raise DemoError(f"orgtui up failed: {(up.stderr or up.stdout).strip()}")
     say(up.stdout.strip() + f" (private tmux server: tmux -L {socket})")
-    if live:  # real agents write their own story: straight to the TUI
-        from orgtui.commands.tui import launch_tui
+    from orgtui.commands.tui import launch_tui
 
+    if live:  # real agents write their own story: straight to the TUI
         return launch_tui(target, socket)
     say("a chief and three researchers at work; the ledger judges every claim:")
     paths = OrgPaths(target)
@@ -233,12 +233,12 @@ def run_demo(
             orgtui_cli(target, socket, "down")
         raise
     if not headless:
-        from orgtui.commands.tui import launch_tui
-
         return launch_tui(target, socket)
     for verb in ("ledger", "report"):
         say(orgtui_cli(target, socket, verb).stdout.rstrip())
-    conclusion = [m for m in _messages(paths) if CONCLUSION in m.subject][-1]
+    from orgtui import board
+
+    conclusion = [m for m in board.messages(paths) if CONCLUSION in m.subject][-1]
     say(f"\nthe chief's conclusion:\n{conclusion.body.strip()}")
     if keep:
         say(f"\nthe org keeps running: orgtui --root {target} --socket {socket}")
@@ -246,9 +246,3 @@ def run_demo(
         orgtui_cli(target, socket, "down")
         say(f"\norg stopped; the repo stays in {target}")
     return 0
-
-
-def _messages(paths: OrgPaths):  # type: ignore[no-untyped-def]
-    from orgtui import board
-
-    return board.messages(paths)

@@ -24,7 +24,8 @@ async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
     """Wait for the first snapshot (its worker may not have started yet on a loaded machine),
     then for every worker, then for the screen to settle."""
     for _ in range(400):
-        if pilot.app.snapshot is not None:
+        main = pilot.app.main
+        if pilot.app.snapshot is not None and main is not None and main.selected_name:
             break
         await pilot.pause(0.025)
     await pilot.app.workers.wait_for_complete()

@@ -37,6 +37,9 @@ class MainScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
         self._reflow()
+        snapshot = getattr(self.app, "snapshot", None)
+        if snapshot is not None:  # the first snapshot may arrive before this screen mounts
+            self.show(snapshot, getattr(self.app, "filter_text", ""))
 
     def on_resize(self) -> None:
         self._reflow()
