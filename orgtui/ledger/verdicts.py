@@ -134,16 +134,22 @@ class Ledger:
 
     @classmethod
     def load(
-        cls, paths: OrgPaths, baseline: str | None = None, alpha: float | None = None
+        cls,
+        paths: OrgPaths,
+        baseline: str | None = None,
+        alpha: float | None = None,
+        runs: list[Run] | None = None,
     ) -> Ledger:
-        """Runs from ``.org/runs``; baseline from the argument, ``orgtui baseline``, org.toml."""
+        """Runs from ``.org/runs`` (or ``runs``, already read); baseline from the argument,
+        ``orgtui baseline``, org.toml."""
         config = _config(paths)
         spec = config.ledger if config else None
         baseline = baseline or stored_baseline(paths) or (spec.baseline if spec else None)
         if alpha is None:
             alpha = spec.alpha if spec else 0.05
         required = bool(config and config.review.required)
-        return cls(load_runs(paths), baseline, alpha, require_proposal=required)
+        runs = load_runs(paths) if runs is None else runs
+        return cls(runs, baseline, alpha, require_proposal=required)
 
     def _runs_of(self, variant: str) -> list[Run]:
         if variant not in self.variants:
@@ -260,20 +266,22 @@ class Ledger:
             )
         return sorted(rows, key=lambda row: (row.variant != self.baseline, row.variant))
 
-    def best_improvement(self) -> tuple[str | None, float | None]:
-        """The variant that beats the baseline by the most bpb, with a verified verdict."""
+    def verified_gains(self) -> dict[str, float]:
+        """bpb gained over the baseline by each variant whose verdict is ``improvement``."""
         if self.baseline not in self.variants:
-            return None, None
-        best: tuple[str | None, float | None] = (None, None)
+            return {}
+        gains = {}
         for name in self.variants:
             if name == self.baseline:
                 continue
             comparison = self.compare(self.baseline, name)
             if comparison.verdict == "improvement" and comparison.delta_bpb is not None:
-                gain = -comparison.delta_bpb
-                if best[1] is None or gain > best[1]:
-                    best = (name, gain)
-        return best
+                gains[name] = -comparison.delta_bpb
+        return gains
+
+    def best_improvement(self) -> tuple[str | None, float | None]:
+        """The variant that beats the baseline by the most bpb, with a verified verdict."""
+        return _best_of(self.verified_gains())
 
     def report(self) -> Report:
         """Best verified improvement, and how it grew with GPU-hours and wall time."""
@@ -297,16 +305,14 @@ class Ledger:
             )
             entry["gpu_hours"] += run.gpu_hours
             entry["runs"] += 1
-        best_variant, best_gain = self.best_improvement()
+        gains = self.verified_gains()
+        best_variant, best_gain = _best_of(gains)
         for entry_agent, entry in per_agent.items():
             for name in {r.variant for r in self.runs if (r.agent or "human") == entry_agent}:
-                if name == self.baseline or self.baseline not in self.variants:
-                    continue
-                comparison = self.compare(self.baseline, name)
-                if comparison.verdict != "improvement" or comparison.delta_bpb is None:
-                    continue
-                gain = -comparison.delta_bpb
-                if entry["best_improvement_bpb"] is None or gain > entry["best_improvement_bpb"]:
+                gain = gains.get(name)
+                if gain is not None and (
+                    entry["best_improvement_bpb"] is None or gain > entry["best_improvement_bpb"]
+                ):
                     entry["best_variant"], entry["best_improvement_bpb"] = name, gain
         ends = [r.started + (r.wall_s or 0.0) for r in finished]
         return Report(
@@ -318,6 +324,13 @@ class Ledger:
             per_agent=per_agent,
             progress=tuple(progress),
         )
+
+
+def _best_of(gains: dict[str, float]) -> tuple[str | None, float | None]:
+    if not gains:
+        return None, None
+    best = max(gains, key=gains.__getitem__)
+    return best, gains[best]
 
 
 def _config(paths: OrgPaths) -> Any:

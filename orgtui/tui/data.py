@@ -293,8 +293,7 @@ def _best(paths: OrgPaths, runs: list[Any]) -> str:
     from orgtui.ledger import Ledger
 
     try:
-        loaded = Ledger.load(paths)
-        name, gain = Ledger(runs, loaded.baseline, loaded.alpha).best_improvement()
+        name, gain = Ledger.load(paths, runs=runs).best_improvement()
     except (OrgtuiError, ValueError, ZeroDivisionError):
         return "n/a"
     return f"-{gain:.4f} bpb ({name})" if name and gain is not None else "none verified"
