@@ -230,14 +230,8 @@ def _direct(org: Any, args: argparse.Namespace) -> dict[str, Any]:
     from orgtui.supervisor import ops
 
     verb = args.verb
-    if verb == "suspend":
-        return ops.suspend(org, args.name)
-    if verb == "resume":
-        return ops.resume(org, args.name)
-    if verb == "park":
-        return ops.park(org, args.name)
-    if verb == "restart":
-        return ops.restart(org, args.name)
+    if verb in ops.SEAT_OPS:
+        return ops.SEAT_OPS[verb](org, args.name)
     if verb == "handoff":
         return ops.handoff(org, args.name, backend=args.backend, to=args.to)
     if verb == "spawn":

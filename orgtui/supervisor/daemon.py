@@ -372,24 +372,17 @@ class Supervisor:
                     payload.get("command"),
                 )
                 return self._done(record)
-            if verb not in ("suspend", "resume", "park", "restart", "handoff"):
+            if verb not in (*ops.SEAT_OPS, "handoff"):
                 return {"ok": False, "error": f"unknown verb {verb!r}"}
             if not isinstance(agent, str):
                 return {"ok": False, "error": f"verb {verb!r} needs an agent"}
-            if verb == "suspend":
-                return self._done(ops.suspend(self.org, agent))
-            if verb == "resume":
-                return self._done(ops.resume(self.org, agent))
-            if verb == "park":
-                return self._done(ops.park(self.org, agent))
-            if verb == "restart":
-                return self._done(ops.restart(self.org, agent))
             if verb == "handoff":
                 return self._done(
                     ops.handoff(
                         self.org, agent, backend=payload.get("backend"), to=payload.get("to")
                     )
                 )
+            return self._done(ops.SEAT_OPS[verb](self.org, agent))
         return {"ok": False, "error": f"unknown verb {verb!r}"}
 
     def _done(self, record: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -451,6 +451,10 @@ def restart(org: Org, name: str) -> dict[str, Any]:
     return record
 
 
+SEAT_OPS = {"suspend": suspend, "resume": resume, "park": park, "restart": restart}
+"""The operations on one seat that take nothing but its name (CLI verbs and control verbs)."""
+
+
 def brief_for(org: Org, name: str) -> str:
     """Recent commits, the last board messages to/from the seat, and its open questions."""
     record = record_of(org, name)
