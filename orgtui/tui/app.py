@@ -224,10 +224,14 @@ class OrgApp(App[None]):
         for flag in ("backend", "to", "role", "gpu"):
             if payload.get(flag) is not None:
                 argv += [f"--{flag}", str(payload[flag])]
-        result = subprocess.run(self.cli_argv(*argv), capture_output=True, text=True, timeout=120)
+        return (self.run_orgtui(argv).splitlines() or [f"{verb}: done"])[-1]
+
+    def run_orgtui(self, args: list[str]) -> str:
+        """``orgtui ARGS`` on this org (blocking: call from a worker); its output, or raise."""
+        result = subprocess.run(self.cli_argv(*args), capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise RuntimeError((result.stderr or result.stdout).strip())
-        return (result.stdout.strip().splitlines() or [f"{verb}: done"])[-1]
+        return result.stdout.strip()
 
     def cli_argv(self, *args: str) -> list[str]:
         argv = [sys.executable, "-m", "orgtui", *args, "--root", str(self.feed.root)]
@@ -398,9 +402,10 @@ class OrgApp(App[None]):
 
     @work(thread=True, group="command")
     def run_cli(self, args: list[str], title: str) -> None:
-        result = subprocess.run(self.cli_argv(*args), capture_output=True, text=True, timeout=120)
-        text = (result.stdout or result.stderr).strip() or f"{title}: done"
-        severity = "information" if result.returncode == 0 else "error"
+        try:
+            text, severity = self.run_orgtui(args) or f"{title}: done", "information"
+        except RuntimeError as error:
+            text, severity = str(error), "error"
         self.call_from_thread(self.notify, text, title=title, severity=severity)
         self.call_from_thread(self.refresh_snapshot)
 
