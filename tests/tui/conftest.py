@@ -21,6 +21,7 @@ from orgtui.supervisor.state import new_agent
 from orgtui.tui.app import OrgApp
 from tests.ledger.synth import power_law, write_run
 
+SIZE = (160, 45)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NOW = 1_795_360_000.0
 AGENTS = (
@@ -157,6 +158,20 @@ def _gpu(paths: OrgPaths) -> None:
     )
     sample = GpuSample(time=NOW, source="replay", gpus=readings)
     paths.gpu_samples.write_text(json.dumps(sample.to_json()) + "\n")
+
+
+async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the first snapshot (its worker may not have started yet on a loaded machine),
+    then for every worker, then for the screen to settle."""
+    for _ in range(400):
+        main = pilot.app.main
+        if pilot.app.snapshot is not None and main is not None and main.selected_name:
+            break
+        await pilot.pause(0.025)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.05)
 
 
 @dataclass

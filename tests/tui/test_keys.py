@@ -16,22 +16,7 @@ from orgtui.tui.screens.help import HelpScreen
 from orgtui.tui.screens.ledger import LedgerScreen
 from orgtui.tui.screens.main import MainScreen
 from orgtui.tui.widgets.agent_card import AgentCard
-
-SIZE = (160, 45)
-
-
-async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the first snapshot (its worker may not have started yet on a loaded machine),
-    then for every worker, then for the screen to settle."""
-    for _ in range(400):
-        main = pilot.app.main
-        if pilot.app.snapshot is not None and main is not None and main.selected_name:
-            break
-        await pilot.pause(0.025)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause(0.05)
+from tests.tui.conftest import SIZE, settle
 
 
 async def shows(pilot, screen_type: type) -> bool:  # type: ignore[no-untyped-def]
@@ -50,7 +35,7 @@ def selected(app) -> str:  # type: ignore[no-untyped-def]
 async def test_cards_show_the_org(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         cards = {c.agent: c for c in app.screen.query(AgentCard)}
         assert list(cards) == ["chief", "ada", "bo", "cy"]
         assert cards["ada"].view.status == "working" and cards["ada"].has_class("-working")
@@ -69,7 +54,7 @@ async def test_cards_show_the_org(make_app) -> None:
 async def test_arrows_and_jk_move_the_selection(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         assert selected(app) == "chief"
         await pilot.press("right")
         assert selected(app) == "ada"
@@ -86,7 +71,7 @@ async def test_arrows_and_jk_move_the_selection(make_app) -> None:
 async def test_enter_takes_over_the_selected_agent(make_app, recorder, org_root) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("right", "enter")
     (argv,) = recorder.takeovers
     assert argv == [
@@ -105,12 +90,12 @@ async def test_enter_takes_over_the_selected_agent(make_app, recorder, org_root)
 async def test_agent_commands_go_to_the_supervisor(make_app, recorder) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("s")  # chief is waiting: suspend
         await pilot.press("right", "p")  # ada: park
         await pilot.press("right", "r")  # bo: restart
         await pilot.press("right", "s")  # cy is suspended: resume
-        await ready(pilot)
+        await settle(pilot)
     assert recorder.commands == [
         {"verb": "suspend", "agent": "chief"},
         {"verb": "park", "agent": "ada"},
@@ -122,12 +107,12 @@ async def test_agent_commands_go_to_the_supervisor(make_app, recorder) -> None:
 async def test_handoff_dialog(make_app, recorder) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("right", "h")
         assert await shows(pilot, HandoffDialog)
         app.screen.query_one("#backend", Select).value = "claude"
         await pilot.click("#ok")
-        await ready(pilot)
+        await settle(pilot)
     assert recorder.commands == [
         {"verb": "handoff", "agent": "ada", "backend": "claude", "to": None}
     ]
@@ -136,7 +121,7 @@ async def test_handoff_dialog(make_app, recorder) -> None:
 async def test_new_agent_dialog(make_app, recorder) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("n")
         assert await shows(pilot, NewAgentDialog)
         await pilot.click("#name")
@@ -147,7 +132,7 @@ async def test_new_agent_dialog(make_app, recorder) -> None:
         app.screen.query_one("#name", Input).value = "dee"
         app.screen.query_one("#gpu", Input).value = "2"
         app.screen.query_one("#ok", Button).press()
-        await ready(pilot)
+        await settle(pilot)
     assert recorder.commands == [
         {"verb": "spawn", "agent": "dee", "role": "chief_scientist", "backend": "shell", "gpu": 2}
     ]
@@ -156,13 +141,13 @@ async def test_new_agent_dialog(make_app, recorder) -> None:
 async def test_message_key_posts_to_the_board(make_app, org_root) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("right", "right", "m")
         assert await shows(pilot, ComposeDialog)
         assert app.screen.query_one("#to", Input).value == "bo"
         app.screen.query_one("#subject", Input).value = "check your FLOPs"
         await pilot.press("ctrl+s")
-        await ready(pilot)
+        await settle(pilot)
     sent = [m for m in board.messages(OrgPaths(org_root)) if m.sender == "human"]
     assert [(m.to, m.subject) for m in sent] == [(("bo",), "check your FLOPs")]
 
@@ -170,7 +155,7 @@ async def test_message_key_posts_to_the_board(make_app, org_root) -> None:
 async def test_board_screen_filters_reads_and_replies(make_app, org_root) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("b")
         assert await shows(pilot, BoardScreen)
         table = app.screen.query_one(DataTable)
@@ -193,7 +178,7 @@ async def test_board_screen_filters_reads_and_replies(make_app, org_root) -> Non
         assert await shows(pilot, ComposeDialog)
         assert app.screen.query_one("#to", Input).value == "chief"
         await pilot.press("ctrl+s")
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("escape")
         assert await shows(pilot, MainScreen)
     paths = OrgPaths(org_root)
@@ -206,7 +191,7 @@ async def test_board_screen_filters_reads_and_replies(make_app, org_root) -> Non
 async def test_malformed_board_file_is_listed_not_fatal(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         malformed = [m for m in app.snapshot.messages if m.malformed]
         assert len(malformed) == 1 and malformed[0].kind == "malformed"
 
@@ -214,21 +199,21 @@ async def test_malformed_board_file_is_listed_not_fatal(make_app) -> None:
 async def test_ledger_gpu_agent_and_help_screens(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("l")
         assert await shows(pilot, LedgerScreen)
-        await ready(pilot)
+        await settle(pilot)
         table = app.screen.query_one(DataTable)
         rows = {str(table.get_row_at(i)[0]): table.get_row_at(i) for i in range(table.row_count)}
         assert set(rows) == {"baseline", "nocap", "wide"}
         assert "compute_mismatch x4.0" in str(rows["wide"][7])
         await pilot.press("escape", "g")
         assert await shows(pilot, GpuScreen)
-        await ready(pilot)
+        await settle(pilot)
         assert "replay" in str(app.screen.query_one("#gpu-title").render())
         await pilot.press("escape", "right", "a")
         assert await shows(pilot, AgentScreen) and app.screen.agent == "ada"
-        await ready(pilot)
+        await settle(pilot)
         assert "nocap-s3" in str(app.screen.query_one("#agent-runs").render())
         await pilot.press("escape", "question_mark")
         assert await shows(pilot, HelpScreen)
@@ -239,7 +224,7 @@ async def test_ledger_gpu_agent_and_help_screens(make_app) -> None:
 async def test_filter_hides_other_agents(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("slash")
         await pilot.press(*"suspended", "enter")
         await pilot.pause()
@@ -250,9 +235,9 @@ async def test_filter_hides_other_agents(make_app) -> None:
 async def test_standup_key_calls_a_standup(make_app, org_root) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("u")
-        await ready(pilot)
+        await settle(pilot)
     calls = [m for m in board.messages(OrgPaths(org_root)) if m.sender == "supervisor"]
     assert len(calls) == 1 and calls[0].kind == "standup"
 
@@ -260,11 +245,11 @@ async def test_standup_key_calls_a_standup(make_app, org_root) -> None:
 async def test_keys_are_remappable(make_app, recorder) -> None:
     app = make_app(keys={"takeover": "t", "park": "P"})
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("enter", "p")
         assert recorder.takeovers == [] and recorder.commands == []
         await pilot.press("t", "P")
-        await ready(pilot)
+        await settle(pilot)
     assert len(recorder.takeovers) == 1
     assert recorder.commands == [{"verb": "park", "agent": "chief"}]
 
@@ -278,7 +263,7 @@ async def test_supervisor_down_banner_and_start_key(make_app, org_root) -> None:
     started: list[list[str]] = []
     app.run_cli = lambda args, title: started.append(args)  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         banner = app.screen.query_one("#banner")
         assert banner.display and "supervisor is down" in str(banner.render())
         await pilot.press("U")
@@ -288,7 +273,7 @@ async def test_supervisor_down_banner_and_start_key(make_app, org_root) -> None:
 async def test_quit_leaves_agents_alone(make_app, recorder) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+        await settle(pilot)
         await pilot.press("q")
     assert recorder.commands == [] and recorder.takeovers == []
     assert app.return_code == 0

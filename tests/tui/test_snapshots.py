@@ -6,21 +6,7 @@ the SVG diff.
 
 from __future__ import annotations
 
-SIZE = (160, 45)
-
-
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the first snapshot (its worker may not have started yet on a loaded machine),
-    then for every worker, then for the screen to settle."""
-    for _ in range(400):
-        main = pilot.app.main
-        if pilot.app.snapshot is not None and main is not None and main.selected_name:
-            break
-        await pilot.pause(0.025)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause(0.05)
+from tests.tui.conftest import SIZE, settle
 
 
 def test_main_screen(make_app, snap_compare) -> None:
