@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orgtui.paths import OrgPaths
+from orgtui.supervisor.state import pid_alive
 
 METRICS_FILE = "metrics.jsonl"
 META_FILE = "run.json"
@@ -101,12 +102,6 @@ def _number(value: Any, default: float = 0.0) -> float:
     )
 
 
-def _pid_alive(pid: Any) -> bool:
-    import psutil
-
-    return isinstance(pid, int) and pid > 0 and psutil.pid_exists(pid)
-
-
 def _open_status(meta: dict[str, Any], newest: Path) -> str:
     """The status of a run with no ``run_end``: still running, or died without a word.
 
@@ -116,7 +111,7 @@ def _open_status(meta: dict[str, Any], newest: Path) -> str:
     if "exit_code" in meta:
         return "crash"
     if "pid" in meta:
-        return "running" if _pid_alive(meta["pid"]) else "crash"
+        return "running" if pid_alive(meta["pid"]) else "crash"
     try:
         age = time.time() - newest.stat().st_mtime
     except OSError:

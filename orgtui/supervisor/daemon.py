@@ -22,7 +22,7 @@ from orgtui.config import OrgConfig
 from orgtui.errors import OrgtuiError
 from orgtui.supervisor import detectors, ops
 from orgtui.supervisor.control import ControlServer
-from orgtui.supervisor.state import set_status
+from orgtui.supervisor.state import pid_alive, set_status
 from orgtui.supervisor.tmux import Pane
 
 SHELLS = {"bash", "zsh", "sh", "fish", "dash", "ksh", "tcsh"}
@@ -81,7 +81,7 @@ class Supervisor:
         for name in ops.seat_names(self.org):
             record = ops.record_of(self.org, name)
             pane = panes.get(name)
-            if pane is not None and not pane.dead and ops._pid_alive(pane.pane_pid):
+            if pane is not None and not pane.dead and pid_alive(pane.pane_pid):
                 if record.get("status") == "suspended" or ops._stopped(pane.pane_pid):
                     record.update(
                         window_id=pane.window_id, pane_id=pane.pane_id, pane_pid=pane.pane_pid
@@ -149,7 +149,7 @@ class Supervisor:
         status = record.get("status")
         if status in ("parked", "failed"):
             return
-        alive = pane is not None and not pane.dead and ops._pid_alive(pane.pane_pid)
+        alive = pane is not None and not pane.dead and pid_alive(pane.pane_pid)
         if alive and pane is not None:
             if pane.pane_pid != record.get("pane_pid"):
                 record.update(

@@ -30,7 +30,15 @@ from orgtui.names import check_name
 from orgtui.paths import OrgPaths
 from orgtui.supervisor import worktrees
 from orgtui.supervisor.backends import LaunchContext, launch_for
-from orgtui.supervisor.state import empty_state, load_state, new_agent, save_state, set_status
+from orgtui.supervisor.state import (
+    empty_state,
+    load_state,
+    new_agent,
+    pid_alive,
+    save_state,
+    set_status,
+    supervisor_alive,
+)
 from orgtui.supervisor.tmux import Pane, Tmux
 
 SUPERVISOR_WINDOW = "supervisor"
@@ -303,7 +311,7 @@ def ensure_session(org: Org) -> None:
     pane = org.tmux.panes(org.session).get(SUPERVISOR_WINDOW)
     if pane is None:
         org.tmux.new_window(org.session, SUPERVISOR_WINDOW, command, org.config.root, env)
-    elif pane.dead or not _pid_alive(pane.pane_pid):
+    elif pane.dead or not pid_alive(pane.pane_pid):
         org.tmux.respawn(pane.pane_id, command, org.config.root, env)
 
 
@@ -321,7 +329,7 @@ def ensure_agents(org: Org) -> list[str]:
     for name in seat_names(org):
         record = record_of(org, name)
         pane = panes.get(name)
-        if pane is not None and not pane.dead and _pid_alive(pane.pane_pid):
+        if pane is not None and not pane.dead and pid_alive(pane.pane_pid):
             adopt(record, pane)
             continue
         if record.get("status") in GONE:
@@ -570,8 +578,6 @@ def down(org: Org, *, park_first: bool = False) -> list[str]:
 
 def status_json(org_name: str, state: dict[str, Any]) -> dict[str, Any]:
     """The ``orgtui status --json`` shape."""
-    from orgtui.supervisor.state import supervisor_alive
-
     sup = state.get("supervisor") or {}
     return {
         "org": org_name,
@@ -602,18 +608,6 @@ def save(org: Org) -> None:
 
 def fresh_state(org: Org) -> None:
     org.state = empty_state(org.config.org.name, org.session, org.tmux.socket_name)
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _stopped(pid: int | None) -> bool:

@@ -101,6 +101,13 @@ def set_status(record: dict[str, Any], status: str, detail: str | None = None) -
     return changed
 
 
+def pid_alive(pid: Any) -> bool:
+    """A process with this pid exists (possibly another user's: it is still not free)."""
+    import psutil
+
+    return isinstance(pid, int) and pid > 0 and psutil.pid_exists(pid)
+
+
 def supervisor_alive(state: dict[str, Any]) -> bool:
     pid = (state.get("supervisor") or {}).get("pid")
     if not isinstance(pid, int):
