@@ -46,12 +46,6 @@ class Progress:
     finished: bool
 
 
-def _git(cwd: Path, *args: str) -> None:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise DemoError(f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip()}")
-
-
 LIVE_BACKENDS = {"chief": "claude", "ada": "codex", "bo": "builtin", "cy": "claude"}
 
 
@@ -102,17 +96,10 @@ def build_repo(target: Path, *, live: bool = False) -> None:
         "# orgtui demo\n\nA scratch research repo made by `orgtui demo`: nanochat and an org "
         "of scripted agents\nworking on removing the logit softcap. Safe to delete.\n"
     )
-    _git(target, "init", "-q", "-b", "main")
-    _git(target, "add", "-A")
-    _git(
-        target,
-        "-c",
-        "user.name=orgtui demo",
-        "-c",
-        "user.email=demo@orgtui.invalid",
-        "commit",
-        "-qm",
-        "orgtui demo: nanochat and the demo org",
+    from orgtui.supervisor.worktrees import init_repo
+
+    init_repo(
+        target, "orgtui demo: nanochat and the demo org", "orgtui demo", "demo@orgtui.invalid"
     )
 
 

@@ -54,6 +54,16 @@ def _identity(repo: git.Repo) -> list[str]:
     return ["--author", "orgtui <orgtui@localhost>"]
 
 
+def init_repo(root: Path, message: str, name: str, email: str) -> None:
+    """A new repository at ``root`` on ``main`` with everything in it committed as ``name``."""
+    try:
+        repo = git.Repo.init(root, initial_branch="main")
+        repo.git.add("-A")
+        repo.git(c=[f"user.name={name}", f"user.email={email}"]).commit("-q", "-m", message)
+    except git.GitCommandError as error:
+        raise GitError(f"{root}: cannot create the repository: {error.stderr.strip()}") from None
+
+
 def git_version() -> str:
     return ".".join(str(part) for part in git.Git().version_info)
 
