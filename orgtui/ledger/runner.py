@@ -162,7 +162,9 @@ def post_result(paths: OrgPaths, plan: RunPlan, run_ids: list[str]) -> str | Non
         config = load_config(paths.root)
     except OrgtuiError:  # no readable org.toml: nobody to post to
         return None
-    chiefs = [a.name for a in config.agents if a.role == "chief_scientist" and a.name != plan.agent]
+    from orgtui.process import chiefs as chiefs_of
+
+    chiefs = [name for name in chiefs_of(config) if name != plan.agent]
     comparison = verdict_against_baseline(paths, plan.variant)
     body = describe(comparison) if comparison else "no baseline to compare with yet"
     subject = f"{plan.variant}: " + (comparison.verdict if comparison else "runs done")
