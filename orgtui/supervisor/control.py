@@ -30,6 +30,8 @@ MAX_SOCKET_PATH = 107
 """AF_UNIX paths are limited to 108 bytes (NUL included) on Linux."""
 MAX_REQUEST_BYTES = 1 << 20
 """A request line larger than this (1 MiB) is refused unread: no verb needs more."""
+REFUSED_READ_TIMEOUT = 2.0
+"""How long another user's connection may take to send the request it is refused."""
 
 
 def _check_path(path: os.PathLike[str] | str) -> None:
@@ -88,6 +90,11 @@ class _Conn(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         uid = _peer_uid(self.request)
         if uid is not None and uid != os.getuid():
+            # Read (and drop) the request first: answering before it arrives would close the
+            # socket under a client that is still writing, which then sees EPIPE, not the refusal.
+            self.request.settimeout(REFUSED_READ_TIMEOUT)
+            with contextlib.suppress(OSError):
+                self.rfile.readline(MAX_REQUEST_BYTES + 1)
             self._send({"ok": False, "error": "refused: not the socket owner"})
             return
         while raw := self.rfile.readline(MAX_REQUEST_BYTES + 1):
@@ -110,8 +117,9 @@ class _Conn(socketserver.StreamRequestHandler):
             self._send(answer)
 
     def _send(self, answer: dict[str, Any]) -> None:
-        self.wfile.write((json.dumps(answer) + "\n").encode())
-        self.wfile.flush()
+        with contextlib.suppress(OSError):  # a client that hung up needs no answer
+            self.wfile.write((json.dumps(answer) + "\n").encode())
+            self.wfile.flush()
 
 
 class ControlServer:

@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def as_nobody(sock_path: Path) -> str:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(5)
                 s.connect(str(sock_path))
+                time.sleep(0.3)  # a slow client still gets the refusal as its answer, not EPIPE
                 s.sendall(b'{"verb": "suspend", "agent": "ada"}\n')
                 result = s.makefile("rb").readline().decode()
         except OSError as error:
