@@ -3,7 +3,7 @@
 Each seed gets a run id and a directory under ``.org/runs/``; the trainer learns both from
 ``ORGTUI_RUN_ID`` / ``ORGTUI_RUN_DIR`` (with ``ORGTUI_VARIANT`` and ``ORGTUI_SEED``). The
 runner records what the trainer cannot know — the command, the proposal, its own exit code —
-in ``run.json``, streams the output to the terminal and to ``output.log``, and when all
+in ``run.json``, streams the output (secrets redacted) to the terminal and to ``output.log``, and when all
 seeds are done posts the ledger's verdict to the board.
 """
 
@@ -17,14 +17,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import BinaryIO
 
 from orgtui.atomic import atomic_write_json
 from orgtui.errors import OrgtuiError
 from orgtui.ledger.verdicts import Comparison, Ledger, LedgerError
 from orgtui.names import check_name
 from orgtui.paths import OrgPaths
+from orgtui.redact import redact
 
 OUTPUT_FILE = "output.log"
+MAX_PENDING_BYTES = 1 << 16
+"""Output with no line end for this long is passed on unsplit: keys are far shorter."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,33 @@ def new_run_id(variant: str, seed: int) -> str:
 
 
 def _stream(process: subprocess.Popen[bytes], log_path: os.PathLike[str]) -> None:
-    """Copy the child's output to our stdout and to its log, as it comes."""
+    """Copy the child's output, redacted, to our stdout and to its log, a line at a time.
+
+    Output is cut only at line ends (``\n`` or a progress bar's ``\r``) so a key is never split
+    across two chunks where redaction could not see it whole.
+    """
     assert process.stdout is not None
+    pending = b""
     with open(log_path, "ab") as log:
         while chunk := process.stdout.read1(65536):  # type: ignore[attr-defined]
-            log.write(chunk)
-            log.flush()
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.buffer.flush()
+            pending += chunk
+            cut = max(pending.rfind(b"\n"), pending.rfind(b"\r")) + 1
+            if cut == 0 and len(pending) >= MAX_PENDING_BYTES:
+                cut = len(pending)  # no line end in sight: pass it on anyway
+            if cut:
+                _emit(pending[:cut], log)
+                pending = pending[cut:]
+        if pending:
+            _emit(pending, log)
+
+
+def _emit(data: bytes, log: BinaryIO) -> None:
+    text, _count = redact(data.decode("utf-8", "surrogateescape"))
+    clean = text.encode("utf-8", "surrogateescape")
+    log.write(clean)
+    log.flush()
+    sys.stdout.buffer.write(clean)
+    sys.stdout.buffer.flush()
 
 
 def run_seeds(

@@ -137,6 +137,25 @@ def test_run_refuses_a_dirty_tree_unless_allowed(org):
     assert (run_dir / "output.log").read_text() == "trained\n"
 
 
+def test_run_output_log_holds_no_key(org):
+    key = "sk-ant-api03-PLANTEDplantedPLANTED0123456789"
+    leak = (
+        "import os, sys\n"
+        "for part in ('loss 3.1\\rkey=' + os.environ['ANTHROPIC_API_KEY'][:9],"
+        " os.environ['ANTHROPIC_API_KEY'][9:] + '\\n', 'hf=' + os.environ['HF_TOKEN'] + '\\n'):\n"
+        "    sys.stdout.write(part); sys.stdout.flush()\n"
+    )
+    secrets = {"ANTHROPIC_API_KEY": key, "HF_TOKEN": "hf_PLANTEDplanted0123"}
+    out = orgtui(
+        org, "run", "--variant", "leak", "--no-post", "--", sys.executable, "-c", leak, env=secrets
+    )
+    assert out.returncode == 0, out.stderr
+    (run_dir,) = OrgPaths(org).runs_dir.iterdir()
+    log = (run_dir / "output.log").read_bytes().decode()
+    assert log == "loss 3.1\rkey=[redacted]\nhf=[redacted]\n"
+    assert not [s for s in secrets.values() if s in out.stdout]
+
+
 def test_run_gives_the_trainer_its_env_and_records_failure(org):
     probe = "import os; print(os.environ['ORGTUI_RUN_ID'], os.environ['ORGTUI_SEED']); raise SystemExit(3)"
     out = orgtui(
