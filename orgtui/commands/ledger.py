@@ -134,12 +134,8 @@ def _print_table(baseline: str | None, rows: list[VariantRow]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    colours = {
-        "improvement": "green",
-        "regression": "red",
-        "within_noise": "yellow",
-        "not_comparable": "magenta",
-    }
+    from orgtui.ledger.verdicts import VERDICT_STYLE
+
     table = Table(title=f"ledger (baseline: {baseline or 'none set'})")
     for column in ("variant", "seeds", "bpb (mean ± sd)", "at FLOPs", "tokens", "FLOPs"):
         table.add_column(column, justify="left" if column == "variant" else "right")
@@ -148,7 +144,7 @@ def _print_table(baseline: str | None, rows: list[VariantRow]) -> None:
     for row in rows:
         bpb = _fmt(row.mean_bpb, ".4f") + (f" ± {row.sd_bpb:.4f}" if row.sd_bpb else "")
         verdict = "baseline" if row.variant == baseline else (row.verdict or "—")
-        colour = colours.get(row.verdict or "", "bold" if row.variant == baseline else "")
+        colour = VERDICT_STYLE.get(row.verdict or "", "bold" if row.variant == baseline else "")
         table.add_row(
             row.variant,
             str(row.n_seeds),

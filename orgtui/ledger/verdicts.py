@@ -27,6 +27,13 @@ from orgtui.names import is_valid_name
 from orgtui.paths import OrgPaths
 
 VERDICTS = ("improvement", "regression", "within_noise", "not_comparable")
+VERDICT_STYLE = {
+    "improvement": "bold green",
+    "regression": "bold red",
+    "within_noise": "yellow",
+    "not_comparable": "magenta",
+}
+"""Rich styles of the verdicts, shared by the CLI table and the TUI."""
 MISMATCH_TOLERANCE = 1.10
 
 

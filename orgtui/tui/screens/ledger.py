@@ -12,6 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
+from orgtui.ledger.verdicts import VERDICT_STYLE
+
 COLUMNS = (
     ("variant", 16),
     ("seeds", 5),
@@ -23,12 +25,6 @@ COLUMNS = (
     ("flags", 36),
     ("agents", 14),
 )
-VERDICT_STYLE = {
-    "improvement": "bold green",
-    "regression": "bold red",
-    "within_noise": "yellow",
-    "not_comparable": "magenta",
-}
 
 
 class LedgerScreen(Screen):
