@@ -13,6 +13,7 @@ from pathlib import Path
 
 from orgtui.atomic import atomic_write_text
 from orgtui.config import AgentSpec, OrgConfig, role_file
+from orgtui.process import chiefs
 
 _PLACEHOLDER = re.compile(r"\{(org|task|agent|role|program|chief)\}")
 
@@ -27,10 +28,8 @@ VERBS = (
 
 
 def _chief(config: OrgConfig) -> str:
-    for spec in config.agents:
-        if spec.role.startswith("chief"):
-            return spec.name
-    return "human"
+    """Who ``{chief}`` names: the first chief the standup and review processes know, else the person."""
+    return next(iter(chiefs(config)), "human")
 
 
 def fill(text: str, config: OrgConfig, spec: AgentSpec) -> str:
