@@ -2,7 +2,7 @@
 
 Each tick: one ``list-panes`` call, liveness per seat, restarts with exponential backoff,
 status from the agent's own status.json (the pane detectors where a CLI's hooks are stale or
-report only part of the states), board nudges, a GPU sample, and state.json written
+report only part of the states), board nudges, zoomed walls nobody watches tiled again, a GPU sample, and state.json written
 when something changed (the heartbeat at most every few seconds). Control-socket requests
 run under the same lock as the tick, so only this process mutates state while it lives.
 """
@@ -32,6 +32,8 @@ DETECT_EVERY_S = 0.5
 """How often a pane is captured for the state detectors (stale or missing hook reports)."""
 GUESS_EVERY_S = 5.0
 """How often the idle/working guess (a scan of the process table) is refreshed."""
+UNZOOM_UNWATCHED_S = 2.0
+"""How long a zoomed wall may go unwatched before it is tiled again."""
 
 
 class SupervisorRunning(OrgtuiError):
@@ -55,6 +57,7 @@ class Supervisor:
         self._guess: dict[str, tuple[int | None, float, str]] = {}
         self._seen: dict[str, tuple[float, str]] = {}
         self._pane_titles: dict[str, str] = {}
+        self._unwatched_since: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -135,6 +138,7 @@ class Supervisor:
             record = ops.record_of(self.org, name)
             self._check(name, record, panes.get(name), now)
         self._titles()
+        self._unzoom_unwatched(panes, now)
         self._nudge()
         self._sample_gpu(now)
         self._processes(now)
@@ -309,6 +313,23 @@ class Supervisor:
             if record.get("pane_id") and self._pane_titles.get(name) != title:
                 self.org.tmux.set_title(record["pane_id"], title)
                 self._pane_titles[name] = title
+
+    def _unzoom_unwatched(self, panes: dict[str, Pane], now: float) -> None:
+        """A wall zoomed for a take-over shows everyone again once no client looks at it.
+
+        From inside tmux a take-over is a ``switch-client``: there is no detach to notice, only
+        the person's client moving elsewhere. The grace period covers ``orgtui attach``, which
+        zooms a moment before its client arrives.
+        """
+        walls = {
+            pane.window_id: pane
+            for pane in panes.values()
+            if pane.window_name.startswith("wall-") and pane.zoomed and not pane.watched
+        }
+        self._unwatched_since = {w: self._unwatched_since.get(w, now) for w in walls}
+        for window_id, since in self._unwatched_since.items():
+            if now - since >= UNZOOM_UNWATCHED_S:
+                self.org.tmux.unzoom(walls[window_id].pane_id)
 
     def _processes(self, now: float) -> None:
         """The org's scheduled processes (the standup); a failure is logged, never fatal."""

@@ -28,6 +28,8 @@ _FORMAT = _SEP.join(
         "#{pane_current_path}",
         "#{pane_current_command}",
         "#{@orgtui_agent}",
+        "#{window_zoomed_flag}",
+        "#{window_active_clients}",
     ]
 )
 AGENT_OPTION = "@orgtui_agent"
@@ -52,6 +54,10 @@ class Pane:
     dead: bool
     cwd: str
     command: str = ""
+    zoomed: bool = False
+    """Its window is zoomed to one pane."""
+    watched: bool = False
+    """Some client is looking at its window."""
 
 
 class Tmux:
@@ -103,7 +109,7 @@ class Tmux:
             return found
         for line in proc.stdout.splitlines():
             parts = line.split(_SEP)
-            if len(parts) != 10 or parts[0] != session:
+            if len(parts) != 12 or parts[0] != session:
                 continue
             pid = int(parts[5]) if parts[5].isdigit() else None
             pane = Pane(
@@ -116,6 +122,8 @@ class Tmux:
                 dead=parts[6] == "1",
                 cwd=parts[7],
                 command=parts[8],
+                zoomed=parts[10] == "1",
+                watched=parts[11] not in ("", "0"),
             )
             found.setdefault(parts[9] or pane.window_name, pane)
         return found

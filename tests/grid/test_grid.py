@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -150,6 +151,59 @@ def test_take_over_zooms_the_agent_pane(git_repo: Path, tmux_socket: str) -> Non
         wait_for(lambda: zoomed() == "11", "a01 zoomed and active while taken over", timeout=30)
         tmux(outer, "send-keys", "-t", "term", "C-b", "d")  # the person detaches
         wait_for(lambda: zoomed() == "01", "the wall unzoomed after the take-over", timeout=30)
+    finally:
+        subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)
+        orgtui(git_repo, tmux_socket, "down", check=False)
+
+
+def test_take_over_from_inside_tmux_unzooms_when_the_person_moves_on(
+    git_repo: Path, tmux_socket: str
+) -> None:
+    """Inside the org's own tmux the take-over is a switch-client, with no detach to see."""
+    grid_org(git_repo, 3)
+    orgtui(git_repo, tmux_socket, "up")
+    outer = f"orgtui-outer-{uuid.uuid4().hex[:8]}"
+    try:
+        wait_for(lambda: len(pids(tmux_socket)) == 3, "three panes", timeout=30)
+        target = state(git_repo)["agents"]["a01"]["pane_id"]
+
+        def zoomed() -> str:
+            return tmux(
+                tmux_socket, "display", "-p", "-t", target, "#{window_zoomed_flag}#{pane_active}"
+            ).strip()
+
+        # The person's terminal shows the org's session, on the supervisor's window.
+        client = f"tmux -L {tmux_socket} attach-session -t {SESSION}:0"
+        subprocess.run(
+            [
+                "tmux",
+                "-L",
+                outer,
+                "new-session",
+                "-d",
+                "-s",
+                "term",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                client,
+            ],
+            check=True,
+        )
+        wait_for(
+            lambda: tmux(tmux_socket, "list-clients", "-F", "#{client_name}").strip() != "",
+            "the person's client",
+            timeout=30,
+        )
+        # `orgtui attach` typed in a shell of that session: TMUX names the org's server.
+        attach = f"{sys.executable} -m orgtui attach a01 --root {git_repo} --socket {tmux_socket}"
+        tmux(tmux_socket, "new-window", "-d", "-t", f"{SESSION}:", "-n", "shell", attach)
+        wait_for(lambda: zoomed() == "11", "a01 zoomed and shown by switch-client", timeout=30)
+        time.sleep(3)  # some ticks while the person looks at it
+        assert zoomed() == "11", "a watched take-over must stay zoomed"
+        tmux(tmux_socket, "select-window", "-t", f"{SESSION}:0")  # the person moves on
+        wait_for(lambda: zoomed().startswith("0"), "the wall tiled again", timeout=30)
     finally:
         subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)
         orgtui(git_repo, tmux_socket, "down", check=False)
