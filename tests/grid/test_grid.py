@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.supervisor.helpers import orgtui, state, supervisor_up, tmux, wait_for, write_org
 
@@ -117,80 +121,61 @@ def test_walls_titles_switching_and_adoption(git_repo: Path, tmux_socket: str) -
         orgtui(git_repo, tmux_socket, "down", check=False)
 
 
-def test_take_over_zooms_the_agent_pane(git_repo: Path, tmux_socket: str) -> None:
+@pytest.fixture
+def three_on_a_wall(git_repo: Path, tmux_socket: str) -> Iterator[str]:
+    """A grid org of three running agents; yields the pane id of a01."""
     grid_org(git_repo, 3)
     orgtui(git_repo, tmux_socket, "up")
-    outer = f"orgtui-outer-{uuid.uuid4().hex[:8]}"
     try:
         wait_for(lambda: len(pids(tmux_socket)) == 3, "three panes", timeout=30)
-        target = state(git_repo)["agents"]["a01"]["pane_id"]
-
-        def zoomed() -> str:
-            return tmux(
-                tmux_socket, "display", "-p", "-t", target, "#{window_zoomed_flag}#{pane_active}"
-            ).strip()
-
-        attach = f"{sys.executable} -m orgtui attach a01 --root {git_repo} --socket {tmux_socket}"
-        subprocess.run(
-            [
-                "tmux",
-                "-L",
-                outer,
-                "new-session",
-                "-d",
-                "-s",
-                "term",
-                "-x",
-                "120",
-                "-y",
-                "40",
-                attach,
-            ],
-            check=True,
-        )
-        wait_for(lambda: zoomed() == "11", "a01 zoomed and active while taken over", timeout=30)
-        tmux(outer, "send-keys", "-t", "term", "C-b", "d")  # the person detaches
-        wait_for(lambda: zoomed() == "01", "the wall unzoomed after the take-over", timeout=30)
+        yield state(git_repo)["agents"]["a01"]["pane_id"]
     finally:
-        subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)
         orgtui(git_repo, tmux_socket, "down", check=False)
 
 
+@contextlib.contextmanager
+def terminal(command: str) -> Iterator[str]:
+    """A person's 120x40 terminal (a private outer tmux) running ``command``; yields its socket."""
+    outer = f"orgtui-outer-{uuid.uuid4().hex[:8]}"
+    new = ["tmux", "-L", outer, "new-session", "-d", "-s", "term", "-x", "120", "-y", "40"]
+    subprocess.run([*new, command], check=True)
+    try:
+        yield outer
+    finally:
+        subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)
+
+
+def zoom_state(socket: str, pane_id: str) -> str:
+    """Two flags: the pane's window is zoomed, the pane is the active one."""
+    return tmux(
+        socket, "display", "-p", "-t", pane_id, "#{window_zoomed_flag}#{pane_active}"
+    ).strip()
+
+
+def test_take_over_zooms_the_agent_pane(
+    git_repo: Path, tmux_socket: str, three_on_a_wall: str
+) -> None:
+    attach = f"{sys.executable} -m orgtui attach a01 --root {git_repo} --socket {tmux_socket}"
+    with terminal(attach) as outer:
+        wait_for(
+            lambda: zoom_state(tmux_socket, three_on_a_wall) == "11",
+            "a01 zoomed and active while taken over",
+            timeout=30,
+        )
+        tmux(outer, "send-keys", "-t", "term", "C-b", "d")  # the person detaches
+        wait_for(
+            lambda: zoom_state(tmux_socket, three_on_a_wall) == "01",
+            "the wall unzoomed after the take-over",
+            timeout=30,
+        )
+
+
 def test_take_over_from_inside_tmux_unzooms_when_the_person_moves_on(
-    git_repo: Path, tmux_socket: str
+    git_repo: Path, tmux_socket: str, three_on_a_wall: str
 ) -> None:
     """Inside the org's own tmux the take-over is a switch-client, with no detach to see."""
-    grid_org(git_repo, 3)
-    orgtui(git_repo, tmux_socket, "up")
-    outer = f"orgtui-outer-{uuid.uuid4().hex[:8]}"
-    try:
-        wait_for(lambda: len(pids(tmux_socket)) == 3, "three panes", timeout=30)
-        target = state(git_repo)["agents"]["a01"]["pane_id"]
-
-        def zoomed() -> str:
-            return tmux(
-                tmux_socket, "display", "-p", "-t", target, "#{window_zoomed_flag}#{pane_active}"
-            ).strip()
-
-        # The person's terminal shows the org's session, on the supervisor's window.
-        client = f"tmux -L {tmux_socket} attach-session -t {SESSION}:0"
-        subprocess.run(
-            [
-                "tmux",
-                "-L",
-                outer,
-                "new-session",
-                "-d",
-                "-s",
-                "term",
-                "-x",
-                "120",
-                "-y",
-                "40",
-                client,
-            ],
-            check=True,
-        )
+    # The person's terminal shows the org's session, on the supervisor's window.
+    with terminal(f"tmux -L {tmux_socket} attach-session -t {SESSION}:0"):
         wait_for(
             lambda: tmux(tmux_socket, "list-clients", "-F", "#{client_name}").strip() != "",
             "the person's client",
@@ -199,11 +184,16 @@ def test_take_over_from_inside_tmux_unzooms_when_the_person_moves_on(
         # `orgtui attach` typed in a shell of that session: TMUX names the org's server.
         attach = f"{sys.executable} -m orgtui attach a01 --root {git_repo} --socket {tmux_socket}"
         tmux(tmux_socket, "new-window", "-d", "-t", f"{SESSION}:", "-n", "shell", attach)
-        wait_for(lambda: zoomed() == "11", "a01 zoomed and shown by switch-client", timeout=30)
+        wait_for(
+            lambda: zoom_state(tmux_socket, three_on_a_wall) == "11",
+            "a01 zoomed and shown by switch-client",
+            timeout=30,
+        )
         time.sleep(3)  # some ticks while the person looks at it
-        assert zoomed() == "11", "a watched take-over must stay zoomed"
+        assert zoom_state(tmux_socket, three_on_a_wall) == "11", "a watched take-over stays zoomed"
         tmux(tmux_socket, "select-window", "-t", f"{SESSION}:0")  # the person moves on
-        wait_for(lambda: zoomed().startswith("0"), "the wall tiled again", timeout=30)
-    finally:
-        subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)
-        orgtui(git_repo, tmux_socket, "down", check=False)
+        wait_for(
+            lambda: zoom_state(tmux_socket, three_on_a_wall).startswith("0"),
+            "the wall tiled again",
+            timeout=30,
+        )
