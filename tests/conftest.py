@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +24,23 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@orgtui.invalid")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "orgtui test")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@orgtui.invalid")
+
+
+ORGTUI = [sys.executable, "-m", "orgtui"]
+"""orgtui as this test run installed it, whatever PATH says."""
+
+
+def run_orgtui(
+    *args: str, root: Path | None = None, socket: str | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """``orgtui VERB --root ROOT [--socket S] REST...`` as a person types it, output captured.
+
+    The options go right after the verb so that a ``--`` in ``REST`` (``orgtui run``) keeps
+    them on orgtui's side. ``kwargs`` go to ``subprocess.run`` (env, input, cwd, check...).
+    """
+    where = [*(["--root", str(root)] if root else []), *(["--socket", socket] if socket else [])]
+    argv = [*ORGTUI, *args[:1], *where, *args[1:]]
+    return subprocess.run(argv, **{"capture_output": True, "text": True, "timeout": 120} | kwargs)
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -50,9 +67,3 @@ def tmux_socket() -> Iterator[str]:
     name = f"orgtui-test-{uuid.uuid4().hex[:10]}"
     yield name
     subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True)
-
-
-def orgtui_bin() -> str:
-    """The installed console script, or ``python -m orgtui`` as a fallback."""
-    found = shutil.which("orgtui")
-    return found or f"{os.sys.executable} -m orgtui"

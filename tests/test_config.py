@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from orgtui.cli import main
 from orgtui.config import ConfigError, load_config, parse_duration
-from tests.conftest import git
+from tests.conftest import git, run_orgtui
 
 GOOD = """\
 [org]
@@ -174,12 +172,8 @@ def test_init_outside_git_repo_is_a_clear_error(
 
 
 def test_help_lists_verbs_and_version() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "orgtui", "--help"], capture_output=True, text=True, check=True
-    ).stdout
+    out = run_orgtui("--help", check=True).stdout
     for verb in ("init", "check"):
         assert verb in out
-    version = subprocess.run(
-        [sys.executable, "-m", "orgtui", "--version"], capture_output=True, text=True, check=True
-    ).stdout
+    version = run_orgtui("--version", check=True).stdout
     assert version.startswith("orgtui ")

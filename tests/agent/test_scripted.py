@@ -16,6 +16,7 @@ from orgtui.agent.scripted import PlaybookError, Player, load_playbook
 from orgtui.agentstatus import read_status
 from orgtui.config import OrgConfig
 from orgtui.supervisor.backends import BACKENDS, LaunchContext, launch_for
+from tests.conftest import ORGTUI
 
 PATCH = """\
 --- a/README.md
@@ -86,7 +87,7 @@ body = "{{last_output}}"
 
     def play(name: str, cwd: Path) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "orgtui", "play", name, "--exit", "--root", str(org.root)],
+            [*ORGTUI, "play", name, "--exit", "--root", str(org.root)],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.clients.npm import ensure_clients
+from tests.conftest import run_orgtui
 
 PLANTED = {
     "ANTHROPIC_API_KEY": "sk-ant-test-PLANTEDclients1234567890abcXYZ",
@@ -70,22 +71,8 @@ class Org:
         self.root, self.socket, self.env = root, socket, env
 
     def orgtui(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "orgtui",
-                *args,
-                "--root",
-                str(self.root),
-                "--socket",
-                self.socket,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=self.env,
-            cwd=self.root,
+        proc = run_orgtui(
+            *args, root=self.root, socket=self.socket, timeout=60, env=self.env, cwd=self.root
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"orgtui {args}: {proc.returncode}\n{proc.stdout}{proc.stderr}")

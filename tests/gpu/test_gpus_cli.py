@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from orgtui.cli import main
 from orgtui.gpu import GpuSampler, ReplaySource
 from orgtui.paths import OrgPaths
+from tests.conftest import run_orgtui
 from tests.gpu.conftest import H100_TRACE, write_org, write_trace
 
 AGENTS = [{"name": "a", "role": "researcher"}]
@@ -21,12 +20,7 @@ AGENTS = [{"name": "a", "role": "researcher"}]
 def test_gpus_json_on_replay_source(tmp_path: Path) -> None:
     (tmp_path / "trace.jsonl").write_bytes(H100_TRACE.read_bytes())
     write_org(tmp_path, AGENTS, gpu='source = "replay:trace.jsonl"')
-    result = subprocess.run(
-        [sys.executable, "-m", "orgtui", "gpus", "--json", "--root", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = run_orgtui("gpus", "--json", root=tmp_path, check=True)
     data = json.loads(result.stdout)
     assert data["source"] == "replay" and data["from"] == "direct"
     (gpu,) = data["gpus"]

@@ -13,7 +13,7 @@ import pytest
 
 from orgtui.board import messages
 from orgtui.paths import OrgPaths
-from tests.conftest import git
+from tests.conftest import git, run_orgtui
 from tests.ledger.synth import power_law, write_variant
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,16 +52,7 @@ def org(git_repo: Path) -> Path:
 def orgtui(
     root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "orgtui", *args, "--root", str(root)]
-        if args[0] != "run"
-        else [sys.executable, "-m", "orgtui", "run", "--root", str(root), *args[1:]],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=os.environ | (env or {}),
-        timeout=300,
-    )
+    return run_orgtui(*args, root=root, cwd=root, env=os.environ | (env or {}), timeout=300)
 
 
 def test_compare_json_has_exactly_the_documented_keys(org):

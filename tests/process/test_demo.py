@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from orgtui import board
 from orgtui.paths import OrgPaths
+from tests.conftest import run_orgtui
 from tests.supervisor.helpers import tmux
 
 
 def test_demo_headless_end_to_end(tmp_path: Path, tmux_socket: str) -> None:
     target = tmp_path / "orgtui-demo"
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orgtui",
-            "demo",
-            "--headless",
-            "--dir",
-            str(target),
-            "--socket",
-            tmux_socket,
-            "--timeout",
-            "400",
-        ],
-        capture_output=True,
-        text=True,
+    out = run_orgtui(
+        "demo",
+        "--headless",
+        "--dir",
+        str(target),
+        "--timeout",
+        "400",
+        socket=tmux_socket,
         timeout=480,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -50,12 +41,7 @@ def test_demo_headless_end_to_end(tmp_path: Path, tmux_socket: str) -> None:
     assert not [m.subject for m in messages if m.kind == "system"]
 
     def compare(a: str, b: str) -> dict:
-        result = subprocess.run(
-            [sys.executable, "-m", "orgtui", "compare", a, b, "--json", "--root", str(target)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        result = run_orgtui("compare", a, b, "--json", root=target, check=True)
         return json.loads(result.stdout)
 
     wide = compare("baseline", "wide")  # researcher B's "win"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from orgtui import board, process
 from orgtui.config import load_config
 from orgtui.ledger import Ledger
-from tests.conftest import git
+from tests.conftest import git, run_orgtui
 from tests.supervisor.helpers import orgtui
 
 ORG = """
@@ -95,21 +94,15 @@ def test_a_single_seed_proposal_is_refused(org: Path) -> None:
 
 def test_ledger_flags_runs_without_a_proposal(org: Path) -> None:
     for extra in (["--variant", "base"], ["--variant", "nocap", "--proposal", "p1"]):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "orgtui",
-                "run",
-                "--root",
-                str(org),
-                "--no-post",
-                *extra,
-                "--",
-                sys.executable,
-                "-c",
-                "pass",
-            ],
+        run_orgtui(
+            "run",
+            "--no-post",
+            *extra,
+            "--",
+            sys.executable,
+            "-c",
+            "pass",
+            root=org,
             cwd=org,
             check=True,
             capture_output=True,

@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from orgtui import board
 from orgtui.ledger import Ledger, load_runs
 from orgtui.paths import OrgPaths
+from tests.conftest import run_orgtui
 from tests.supervisor.helpers import orgtui, supervisor_up, wait_for, write_org
 
 BASE = '[org]\nname = "t"\ntask = "x"\n[defaults]\nbackend = "shell"\ngpus = "none"\n[[agent]]\nname = "ada"\nrole = "researcher"\n'
@@ -63,11 +62,7 @@ ORG_TOML_CASES = {
 def test_org_toml(case: str, tmp_path: Path) -> None:
     text, expected = ORG_TOML_CASES[case]
     (tmp_path / "org.toml").write_text(text)
-    out = subprocess.run(
-        [sys.executable, "-m", "orgtui", "check", "--root", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
+    out = run_orgtui("check", root=tmp_path)
     assert out.returncode == 2
     assert expected in out.stderr and str(tmp_path / "org.toml") in out.stderr
     assert "Traceback" not in out.stderr
@@ -108,13 +103,7 @@ CLI_CASES = {
 def test_cli_arguments(case: str, git_repo: Path) -> None:
     write_org(git_repo, {"ada": "sleep 1"})
     args, expected = CLI_CASES[case]
-    verb, rest = args[0], args[1:]
-    out = subprocess.run(
-        [sys.executable, "-m", "orgtui", verb, "--root", str(git_repo), *rest],
-        capture_output=True,
-        text=True,
-        cwd=git_repo,
-    )
+    out = run_orgtui(*args, root=git_repo, cwd=git_repo)
     assert out.returncode == 2, out.stdout + out.stderr
     assert expected in out.stderr and "Traceback" not in out.stderr
     assert not list(OrgPaths(git_repo).board_dir.glob("*.md"))  # nothing half-done
@@ -122,22 +111,8 @@ def test_cli_arguments(case: str, git_repo: Path) -> None:
 
 def test_huge_body_is_refused_whole(git_repo: Path) -> None:
     write_org(git_repo, {"ada": "sleep 1"})
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orgtui",
-            "post",
-            "--root",
-            str(git_repo),
-            "--to",
-            "ada",
-            "--subject",
-            "big",
-        ],
-        input="x" * (300 * 1024),
-        capture_output=True,
-        text=True,
+    out = run_orgtui(
+        "post", "--to", "ada", "--subject", "big", root=git_repo, input="x" * (300 * 1024)
     )
     assert out.returncode == 2 and "body too large" in out.stderr
     assert not OrgPaths(git_repo).board_dir.exists() or not list(
@@ -169,11 +144,7 @@ def test_malformed_board_files_are_listed_never_fatal(git_repo: Path) -> None:
     malformed = [i for i in items if isinstance(i, board.Malformed)]
     assert len(malformed) == len(BOARD_FILES) and all(m.reason for m in malformed)
     assert [m.id for m in board.messages(paths)] == [good.id]
-    out = subprocess.run(
-        [sys.executable, "-m", "orgtui", "board", "--root", str(git_repo), "--json"],
-        capture_output=True,
-        text=True,
-    )
+    out = run_orgtui("board", "--json", root=git_repo)
     assert out.returncode == 0
     listed = json.loads(out.stdout)
     assert sum(1 for entry in listed if entry.get("malformed")) == len(BOARD_FILES)

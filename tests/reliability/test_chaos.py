@@ -15,6 +15,7 @@ import pytest
 
 from orgtui import board
 from orgtui.paths import OrgPaths
+from tests.conftest import run_orgtui
 from tests.supervisor.helpers import orgtui, state, supervisor_up, tmux, wait_for, write_org
 
 POSTS_PER_AGENT = 25
@@ -191,23 +192,15 @@ def test_disk_full_is_a_clear_error_and_loses_nothing(
     site.mkdir()
     (site / "sitecustomize.py").write_text(ENOSPC_SITE)
     env = os.environ | {"PYTHONPATH": str(site)}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orgtui",
-            "post",
-            "--root",
-            str(git_repo),
-            "--to",
-            "ada",
-            "--subject",
-            "full",
-            "--body",
-            "x",
-        ],
-        capture_output=True,
-        text=True,
+    out = run_orgtui(
+        "post",
+        "--to",
+        "ada",
+        "--subject",
+        "full",
+        "--body",
+        "x",
+        root=git_repo,
         env=env,
     )
     assert out.returncode == 2
@@ -216,11 +209,6 @@ def test_disk_full_is_a_clear_error_and_loses_nothing(
     assert all(m.body == "kept\n" for m in board.messages(paths))
     assert not list(paths.board_dir.glob(".*"))  # no temp file left behind
     # The same for a run record written by the ledger's runner.
-    out = subprocess.run(
-        [sys.executable, "-m", "orgtui", "baseline", "base", "--root", str(git_repo)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    out = run_orgtui("baseline", "base", root=git_repo, env=env)
     assert out.returncode == 2 and "No space left on device" in out.stderr
     assert not paths.ledger_state.exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from orgtui.paths import OrgPaths
-from tests.conftest import git
+from tests.conftest import git, run_orgtui
 from tests.supervisor.helpers import orgtui, supervisor_up, wait_for, write_org
 
 NOBODY = 65534
@@ -105,13 +105,7 @@ def test_planted_keys_never_reach_disk(git_repo: Path, tmux_socket: str) -> None
         "env | grep -c KEY; exec sleep 600"
     )
     write_org(git_repo, {"ada": leak, "bo": leak})
-    env = os.environ | PLANTED
-    subprocess.run(
-        ["python", "-m", "orgtui", "up", "--root", str(git_repo), "--socket", tmux_socket],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    run_orgtui("up", root=git_repo, socket=tmux_socket, env=os.environ | PLANTED, check=True)
     paths = OrgPaths(git_repo)
     try:
         wait_for(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.conftest import run_orgtui
 
 FAST = """
 [supervisor]
@@ -48,12 +49,7 @@ def write_org(repo: Path, agents: dict[str, str], *, gpus: str = "none", extra: 
 def orgtui(
     repo: Path, socket: str, *args: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orgtui", *args, "--root", str(repo), "--socket", socket],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_orgtui(*args, root=repo, socket=socket, timeout=60)
     if check and proc.returncode != 0:
         raise AssertionError(f"orgtui {args} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import ORGTUI, git
 from tests.supervisor.helpers import (
     agent_states,
     orgtui,
@@ -30,16 +29,7 @@ def test_lost_state_and_concurrent_ups(git_repo: Path, tmux_socket: str) -> None
     write_org(git_repo, {"a1": "sleep 1000", "a2": "sleep 1000"})
     ups = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "orgtui",
-                "up",
-                "--root",
-                str(git_repo),
-                "--socket",
-                tmux_socket,
-            ],
+            [*ORGTUI, "up", "--root", str(git_repo), "--socket", tmux_socket],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

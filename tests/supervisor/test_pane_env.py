@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import run_orgtui
 from tests.supervisor.helpers import state, wait_for, write_org
 
 
@@ -18,12 +18,7 @@ def test_pane_path_starts_with_this_installation(git_repo: Path, tmux_socket: st
     # Started the way a person without an activated venv would: a plain PATH, no VIRTUAL_ENV.
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-    subprocess.run(
-        [sys.executable, "-m", "orgtui", "up", "--root", str(git_repo), "--socket", tmux_socket],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    run_orgtui("up", root=git_repo, socket=tmux_socket, env=env, check=True)
     try:
         lines = wait_for(lambda: out.exists() and out.read_text().splitlines(), "the pane's PATH")
         bin_dir = str(Path(sys.executable).parent)
@@ -31,16 +26,4 @@ def test_pane_path_starts_with_this_installation(git_repo: Path, tmux_socket: st
         assert lines[1] == str(Path(bin_dir) / "python")
         assert state(git_repo)["agents"]["ada"]["status"] != "dead"
     finally:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "orgtui",
-                "down",
-                "--root",
-                str(git_repo),
-                "--socket",
-                tmux_socket,
-            ],
-            capture_output=True,
-        )
+        run_orgtui("down", root=git_repo, socket=tmux_socket)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from textual.widgets import Button, DataTable, Input, Select
 
 from orgtui import board
@@ -16,6 +14,7 @@ from orgtui.tui.screens.help import HelpScreen
 from orgtui.tui.screens.ledger import LedgerScreen
 from orgtui.tui.screens.main import MainScreen
 from orgtui.tui.widgets.agent_card import AgentCard
+from tests.conftest import ORGTUI
 from tests.tui.conftest import SIZE, settle
 
 
@@ -75,9 +74,7 @@ async def test_enter_takes_over_the_selected_agent(make_app, recorder, org_root)
         await pilot.press("right", "enter")
     (argv,) = recorder.takeovers
     assert argv == [
-        sys.executable,
-        "-m",
-        "orgtui",
+        *ORGTUI,
         "attach",
         "ada",
         "--root",
