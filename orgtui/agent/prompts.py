@@ -28,7 +28,7 @@ VERBS = (
 
 
 def _chief(config: OrgConfig) -> str:
-    """Who ``{chief}`` names: the first chief the standup and review processes know, else the person."""
+    """Who ``{chief}`` names: the standup's and review's first chief, else the person."""
     return next(iter(chiefs(config)), "human")
 
 

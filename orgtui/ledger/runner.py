@@ -3,8 +3,8 @@
 Each seed gets a run id and a directory under ``.org/runs/``; the trainer learns both from
 ``ORGTUI_RUN_ID`` / ``ORGTUI_RUN_DIR`` (with ``ORGTUI_VARIANT`` and ``ORGTUI_SEED``). The
 runner records what the trainer cannot know — the command, the proposal, its own exit code —
-in ``run.json``, streams the output (secrets redacted) to the terminal and to ``output.log``, and when all
-seeds are done posts the ledger's verdict to the board.
+in ``run.json``, streams the output (secrets redacted) to the terminal and to ``output.log``,
+and when all seeds are done posts the ledger's verdict to the board.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Each tick: one ``list-panes`` call, liveness per seat, restarts with exponential backoff,
 status from the agent's own status.json (the pane detectors where a CLI's hooks are stale or
-report only part of the states), board nudges, zoomed walls nobody watches tiled again, a GPU sample, and state.json written
-when something changed (the heartbeat at most every few seconds). Control-socket requests
-run under the same lock as the tick, so only this process mutates state while it lives.
+report only part of the states), board nudges, zoomed walls nobody watches tiled again, a GPU
+sample, and state.json written when something changed (the heartbeat at most every few
+seconds). Control-socket requests run under the same lock as the tick, so only this process
+mutates state while it lives.
 """
 
 from __future__ import annotations
