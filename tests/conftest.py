@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,22 +44,37 @@ def run_orgtui(
     return subprocess.run(argv, **{"capture_output": True, "text": True, "timeout": 120} | kwargs)
 
 
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    """Poll ``check`` until it returns something true (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
     ).stdout.strip()
 
 
-@pytest.fixture
-def git_repo(tmp_path: Path) -> Path:
-    """A fresh git repository with one commit, on branch main."""
-    repo = tmp_path / "research"
+def init_repo(repo: Path) -> Path:
+    """Make ``repo`` a fresh git repository with one commit, on branch main."""
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
     (repo / "README.md").write_text("research repo\n")
     git(repo, "add", "README.md")
     git(repo, "commit", "-q", "-m", "initial")
     return repo
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """A fresh git repository with one commit, on branch main."""
+    return init_repo(tmp_path / "research")
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from tests.agent.conftest import (
     PLANTED_ANTHROPIC,
     PLANTED_OPENAI,
     files_containing,
-    wait_for,
 )
 from tests.agent.fakes import (
     FakeModelServer,
@@ -30,6 +29,7 @@ from tests.agent.fakes import (
     o_text,
     openai_response,
 )
+from tests.conftest import wait_for
 
 
 def _last_user_text(request: dict) -> str:

@@ -10,26 +10,16 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 
 from orgtui import board
 from orgtui.paths import OrgPaths
+from tests.conftest import wait_for
 
 
 def tmux(socket: str, *args: str) -> str:
     return subprocess.run(
         ["tmux", "-L", socket, *args], check=True, capture_output=True, text=True
     ).stdout
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_nudge_then_inbox_in_a_real_pane_marks_read(org: OrgPaths, tmux_socket: str) -> None:
@@ -63,6 +53,7 @@ def test_nudge_then_inbox_in_a_real_pane_marks_read(org: OrgPaths, tmux_socket: 
     wait_for(
         lambda: "2 new messages" in tmux(tmux_socket, "capture-pane", "-p", "-t", pane),
         "the nudge line in the pane",
+        timeout=15,
     )
     assert board.nudge_due(org, "bob") == []  # at most once per message
     assert board.delivery(org, first, ["ada", "bob", "carol"]) == {"bob": "nudged"}
@@ -70,7 +61,9 @@ def test_nudge_then_inbox_in_a_real_pane_marks_read(org: OrgPaths, tmux_socket: 
     inbox = f"{shlex.quote(sys.executable)} -m orgtui inbox"
     tmux(tmux_socket, "send-keys", "-t", pane, "-l", inbox)
     tmux(tmux_socket, "send-keys", "-t", pane, "Enter")
-    wait_for(lambda: board.unread(org, "bob") == [], "the agent's inbox to mark mail read")
+    wait_for(
+        lambda: board.unread(org, "bob") == [], "the agent's inbox to mark mail read", timeout=15
+    )
     screen = tmux(tmux_socket, "capture-pane", "-p", "-J", "-t", pane)
     assert "subject: first" in screen and "subject: second" in screen
     assert board.delivery(org, first, ["ada", "bob", "carol"]) == {"bob": "read"}

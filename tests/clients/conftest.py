@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.clients.npm import ensure_clients
-from tests.conftest import run_orgtui
+from tests.conftest import run_orgtui, wait_for
 
 PLANTED = {
     "ANTHROPIC_API_KEY": "sk-ant-test-PLANTEDclients1234567890abcXYZ",
@@ -111,13 +110,11 @@ class Org:
         raise AssertionError(f"{line!r} never reached the model; pane:\n{self.pane()}")
 
     def wait(self, check: Callable[[], object], what: str, timeout: float = 45) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; pane:\n{self.pane()}")
+        """``wait_for``, with the agent's pane in the failure: the first thing to read."""
+        try:
+            return wait_for(check, what, timeout)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; pane:\n{self.pane()}") from None
 
     def wait_state(self, state: str, timeout: float = 45) -> None:
         """Until ``orgtui status --json`` shows ``state`` for the seat (polled: the hooks may

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.supervisor.helpers import orgtui, state, supervisor_up, tmux, wait_for, write_org
+from tests.conftest import wait_for
+from tests.supervisor.helpers import orgtui, state, supervisor_up, tmux, write_org
 
 SESSION = "=orgtui-t"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from orgtui import board, process
 from orgtui.config import StandupSpec, load_config
-from tests.supervisor.helpers import FAST, orgtui, wait_for
+from tests.conftest import wait_for
+from tests.supervisor.helpers import FAST, orgtui
 
 ANSWER = """
 [[step]]

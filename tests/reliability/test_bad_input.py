@@ -13,8 +13,8 @@ import pytest
 from orgtui import board
 from orgtui.ledger import Ledger, load_runs
 from orgtui.paths import OrgPaths
-from tests.conftest import run_orgtui
-from tests.supervisor.helpers import orgtui, supervisor_up, wait_for, write_org
+from tests.conftest import run_orgtui, wait_for
+from tests.supervisor.helpers import orgtui, supervisor_up, write_org
 
 BASE = '[org]\nname = "t"\ntask = "x"\n[defaults]\nbackend = "shell"\ngpus = "none"\n[[agent]]\nname = "ada"\nrole = "researcher"\n'
 

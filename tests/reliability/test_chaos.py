@@ -15,8 +15,8 @@ import pytest
 
 from orgtui import board
 from orgtui.paths import OrgPaths
-from tests.conftest import run_orgtui
-from tests.supervisor.helpers import orgtui, state, supervisor_up, tmux, wait_for, write_org
+from tests.conftest import run_orgtui, wait_for
+from tests.supervisor.helpers import orgtui, state, supervisor_up, tmux, write_org
 
 POSTS_PER_AGENT = 25
 

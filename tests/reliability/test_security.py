@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from orgtui.paths import OrgPaths
-from tests.conftest import git, run_orgtui
-from tests.supervisor.helpers import orgtui, supervisor_up, wait_for, write_org
+from tests.conftest import init_repo, run_orgtui, wait_for
+from tests.supervisor.helpers import orgtui, supervisor_up, write_org
 
 NOBODY = 65534
 PLANTED = {
@@ -58,13 +58,7 @@ def open_repo() -> Iterator[Path]:
     """A git repo another user can reach (pytest's own temp dirs are private to us)."""
     top = Path(tempfile.mkdtemp(prefix="orgtui-sec-"))
     top.chmod(0o755)
-    repo = top / "research"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "README.md").write_text("research repo\n")
-    git(repo, "add", "README.md")
-    git(repo, "commit", "-q", "-m", "initial")
-    yield repo
+    yield init_repo(top / "research")
     shutil.rmtree(top, ignore_errors=True)
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +58,6 @@ def state(repo: Path) -> dict[str, Any]:
         return json.loads((repo / ".org" / "state.json").read_text())
     except (OSError, ValueError):
         return {"agents": {}, "supervisor": {}}
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def tmux(socket: str, *args: str) -> str:

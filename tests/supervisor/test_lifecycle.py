@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import git
+from tests.conftest import git, wait_for
 from tests.supervisor.helpers import (
     agent_states,
     orgtui,
@@ -20,7 +20,6 @@ from tests.supervisor.helpers import (
     state,
     supervisor_up,
     tmux,
-    wait_for,
     windows,
     write_org,
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ORGTUI, git
+from tests.conftest import ORGTUI, git, wait_for
 from tests.supervisor.helpers import (
     agent_states,
     orgtui,
@@ -17,7 +17,6 @@ from tests.supervisor.helpers import (
     state,
     supervisor_up,
     tmux,
-    wait_for,
     windows,
     write_org,
 )

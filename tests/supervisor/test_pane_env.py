@@ -6,8 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from tests.conftest import run_orgtui
-from tests.supervisor.helpers import state, wait_for, write_org
+from tests.conftest import run_orgtui, wait_for
+from tests.supervisor.helpers import state, write_org
 
 
 def test_pane_path_starts_with_this_installation(git_repo: Path, tmux_socket: str) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.supervisor.helpers import orgtui, state, tmux, wait_for, write_org
+from tests.conftest import wait_for
+from tests.supervisor.helpers import orgtui, state, tmux, write_org
 
 
 @pytest.fixture
