@@ -99,22 +99,18 @@ def launch_for(context: LaunchContext) -> Launch:
     """The pane command for ``context.spec``; backends in other modules load on demand."""
     name = context.spec.backend
     if name not in BACKENDS:
-        _load_optional_backends()
+        _load_backends()
     try:
         return BACKENDS[name](context)
     except KeyError:
         raise BackendError(
-            f"agent {context.spec.name!r}: backend {name!r} is not available yet"
+            f"agent {context.spec.name!r}: unknown backend {name!r} "
+            f"(known: {', '.join(sorted(BACKENDS))})"
         ) from None
 
 
-def _load_optional_backends() -> None:
-    """Import the modules that register claude, codex, builtin and scripted (if present)."""
-    import importlib
-
-    for module in ("orgtui.supervisor.clients", "orgtui.agent.launch"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:
-            if error.name != module:
-                raise
+def _load_backends() -> None:
+    """Import the modules that register claude, codex, builtin and scripted; they import this
+    one, so they load on first use rather than at the top."""
+    import orgtui.agent.launch
+    import orgtui.supervisor.clients  # noqa: F401

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Any
 
+from orgtui import board
 from orgtui.agentstatus import read_status
 from orgtui.config import OrgConfig
 from orgtui.errors import OrgtuiError
@@ -286,10 +287,6 @@ class Supervisor:
     def _nudge(self) -> None:
         if not self.spec.nudge:
             return
-        try:
-            from orgtui import board
-        except ImportError:
-            return
         for name, record in self.org.state["agents"].items():
             if record.get("status") not in ("idle", "waiting") or not record.get("pane_id"):
                 continue
@@ -297,14 +294,10 @@ class Supervisor:
                 due = board.nudge_due(self.paths, name)
                 if not due:
                     continue
-                plural = "s" if len(due) > 1 else ""
-                self.org.tmux.send_line(
-                    record["pane_id"],
-                    f"orgtui: {len(due)} new message{plural} — run `orgtui inbox`",
-                )
+                self.org.tmux.send_line(record["pane_id"], board.nudge_line(len(due)))
                 board.record_nudge(self.paths, name, due)
                 ops.log(self.paths, f"{name}: nudged about {len(due)} message(s)")
-            except (AttributeError, OrgtuiError, OSError) as error:
+            except (OrgtuiError, OSError) as error:
                 ops.log(self.paths, f"{name}: nudge failed: {error}")
 
     def _titles(self) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orgtui import board
 from orgtui.atomic import append_line, atomic_write_text
 from orgtui.config import AgentSpec, OrgConfig
 from orgtui.errors import OrgtuiError
@@ -89,24 +90,18 @@ def log(paths: OrgPaths, line: str) -> None:
 
 
 def post_system(paths: OrgPaths, subject: str, body: str, to: tuple[str, ...] = ("human",)) -> None:
-    """A supervisor notice on the board (skipped quietly if the board module is absent)."""
+    """A supervisor notice on the board; a board that cannot take it is logged, not fatal."""
     try:
-        from orgtui import board
-
         board.post(
             paths, sender="supervisor", to=list(to), subject=subject, body=body, kind="system"
         )
-    except (ImportError, AttributeError, OrgtuiError, OSError, TypeError) as error:
+    except (OrgtuiError, OSError) as error:
         log(paths, f"board post failed: {error}")
 
 
 # -- seats -----------------------------------------------------------------------------------
 def seat_names(org: Org) -> list[str]:
-    names = (
-        list(org.config.agent_names)
-        if hasattr(org.config, "agent_names")
-        else [a.name for a in org.config.agents]
-    )
+    names = list(org.config.agent_names)
     names += [n for n, r in org.state["agents"].items() if r.get("runtime") and n not in names]
     return names
 
@@ -475,17 +470,11 @@ def brief_for(org: Org, name: str) -> str:
         "## Recent commits",
     ]
     lines += [f"- {c}" for c in worktrees.recent_commits(org.paths.worktree(name))] or ["- none"]
-    messages: list[Any] = []
-    try:
-        from orgtui import board
-
+    messages: list[board.Message] = []
+    with contextlib.suppress(OrgtuiError, OSError):
         messages = [
-            m
-            for m in board.messages(org.paths)
-            if m.sender == name or name in m.to or "all" in m.to
+            m for m in board.messages(org.paths) if m.sender == name or m.addressed_to(name)
         ]
-    except (ImportError, AttributeError, OrgtuiError, OSError):
-        pass
     lines += ["", "## Last messages"]
     lines += [
         f"- [{m.kind}] {m.sender} -> {', '.join(m.to)}: {m.subject} ({m.id})"
@@ -523,20 +512,15 @@ def handoff(
         raise SeatError(f"handoff --to {to!r}: no such agent")
     branch = record.get("branch") or worktrees.feature_branch(org.config.org.program, name)
     body = f"Take over {name}'s work: merge branch `{branch}`.\n\n{brief}"
-    try:
-        from orgtui import board
-
-        board.post(
-            org.paths,
-            sender="supervisor",
-            to=[to],
-            subject=f"handoff: {name}",
-            body=body,
-            kind="handoff",
-            refs=(),
-        )
-    except (ImportError, AttributeError) as error:
-        raise SeatError(f"handoff --to needs the board: {error}") from None
+    board.post(
+        org.paths,
+        sender="supervisor",
+        to=[to],
+        subject=f"handoff: {name}",
+        body=body,
+        kind="handoff",
+        refs=(),
+    )
     log(org.paths, f"{name}: handed off to {to} (branch {branch})")
     return {**record, "wip_commit": sha, "to": to}
 
