@@ -141,6 +141,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     if answer is not None and isinstance(pid, int):
         _wait_exit(pid, 5.0)  # let it write its last state before the session goes
     if answer is None:
+        ops.stop_supervisor(org)
         with ops.org_lock(org.paths):
             org.state = ops.load_state(org.paths)
             ops.down(org, park_first=args.park)

@@ -546,6 +546,25 @@ def spawn(
     return record
 
 
+def stop_supervisor(org: Org, timeout: float = 5.0) -> None:
+    """End a supervisor that did not answer (still starting, or its socket gone) before
+    anyone stops seats behind its back: it would take each stop for a death and restart it."""
+    import psutil
+
+    pane = org.tmux.panes(org.session).get(SUPERVISOR_WINDOW)
+    if pane is None or pane.dead or not pid_alive(pane.pane_pid):
+        return
+    procs: list[psutil.Process] = []
+    with contextlib.suppress(psutil.Error):
+        top = psutil.Process(pane.pane_pid)
+        procs = [top, *top.children(recursive=True)]
+    org.tmux.kill_pane(pane.pane_id)  # SIGHUP: the supervisor's stop signal
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+
+
 def down(org: Org, *, park_first: bool = False) -> list[str]:
     stopped = []
     for name in seat_names(org):

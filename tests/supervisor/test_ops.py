@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import ORGTUI, git, wait_for
@@ -176,3 +177,22 @@ def test_logind_check(tmp_path: Path) -> None:
     assert not logind_kills_user_processes(conf)
     conf.write_text("[Login]\nKillUserProcesses=yes\n")
     assert logind_kills_user_processes(conf)
+
+
+def test_down_past_a_supervisor_that_does_not_answer(git_repo: Path, tmux_socket: str) -> None:
+    """A supervisor still starting (no socket yet) must not take `down`'s stops for deaths."""
+    from orgtui import board
+    from orgtui.paths import OrgPaths
+
+    names = [f"a{i}" for i in range(6)]
+    write_org(git_repo, dict.fromkeys(names, "sleep 1000"))
+    orgtui(git_repo, tmux_socket, "up")
+    wait_for(lambda: supervisor_up(git_repo), "the supervisor")
+    supervisor = state(git_repo)["supervisor"]["pid"]
+    paths = OrgPaths(git_repo)
+    paths.control_socket.unlink()  # alive, ticking, and unreachable
+    orgtui(git_repo, tmux_socket, "down")
+    assert tmux(tmux_socket, "list-sessions").strip() == ""
+    wait_for(lambda: not psutil.pid_exists(supervisor), "the supervisor gone")
+    assert [m.subject for m in board.messages(paths)] == []
+    assert set(agent_states(git_repo).values()) == {"dead"}
