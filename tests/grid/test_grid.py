@@ -146,6 +146,11 @@ def terminal(command: str) -> Iterator[str]:
         subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)
 
 
+def clients(socket: str) -> list[str]:
+    """The names of the tmux clients attached to the org's server."""
+    return tmux(socket, "list-clients", "-F", "#{client_name}").split()
+
+
 def zoom_state(socket: str, pane_id: str) -> str:
     """Two flags: the pane's window is zoomed, the pane is the active one."""
     return tmux(
@@ -163,6 +168,8 @@ def test_take_over_zooms_the_agent_pane(
             "a01 zoomed and active while taken over",
             timeout=30,
         )
+        # The zoom comes a moment before the client: keys typed earlier never reach tmux.
+        wait_for(lambda: clients(tmux_socket), "the person's client attached", timeout=30)
         tmux(outer, "send-keys", "-t", "term", "C-b", "d")  # the person detaches
         wait_for(
             lambda: zoom_state(tmux_socket, three_on_a_wall) == "01",
@@ -177,11 +184,7 @@ def test_take_over_from_inside_tmux_unzooms_when_the_person_moves_on(
     """Inside the org's own tmux the take-over is a switch-client, with no detach to see."""
     # The person's terminal shows the org's session, on the supervisor's window.
     with terminal(f"tmux -L {tmux_socket} attach-session -t {SESSION}:0"):
-        wait_for(
-            lambda: tmux(tmux_socket, "list-clients", "-F", "#{client_name}").strip() != "",
-            "the person's client",
-            timeout=30,
-        )
+        wait_for(lambda: clients(tmux_socket), "the person's client", timeout=30)
         # `orgtui attach` typed in a shell of that session: TMUX names the org's server.
         attach = f"{sys.executable} -m orgtui attach a01 --root {git_repo} --socket {tmux_socket}"
         tmux(tmux_socket, "new-window", "-d", "-t", f"{SESSION}:", "-n", "shell", attach)
