@@ -184,7 +184,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     for agent, entry in sorted(report.per_agent.items()):
         gain = entry["best_improvement_bpb"]
         won = f", best {entry['best_variant']} {gain:.4f} bpb" if gain is not None else ""
-        print(f"  {agent}: {entry['runs']} runs, {entry['gpu_hours']:.3f} GPU-h{won}")
+        runs = f"{entry['runs']} run" + ("" if entry["runs"] == 1 else "s")
+        print(f"  {agent}: {runs}, {entry['gpu_hours']:.3f} GPU-h{won}")
     if report.progress and sys.stdout.isatty():
         _plot(report)
     return 0
