@@ -13,7 +13,8 @@ import socket
 import socketserver
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from orgtui.errors import OrgtuiError
@@ -27,29 +28,47 @@ class ControlError(OrgtuiError):
 
 
 MAX_SOCKET_PATH = 107
-"""AF_UNIX paths are limited to 108 bytes (NUL included) on Linux."""
+"""AF_UNIX addresses hold 108 bytes (NUL included) on Linux; a deeper org goes through /proc."""
 MAX_REQUEST_BYTES = 1 << 20
 """A request line larger than this (1 MiB) is refused unread: no verb needs more."""
 REFUSED_READ_TIMEOUT = 2.0
 """How long another user's connection may take to send the request it is refused."""
 
 
-def _check_path(path: os.PathLike[str] | str) -> None:
-    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+@contextlib.contextmanager
+def _address(path: Path) -> Iterator[str]:
+    """A name that ``bind`` and ``connect`` accept for ``path``, however deep the org lives.
+
+    A path too long for an AF_UNIX address is reached through an open handle on its directory
+    (``/proc/self/fd/N/control.sock``), which names the same file.
+    """
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        yield str(path)
+        return
+    if not os.path.isdir("/proc/self/fd"):
         raise ControlError(
-            f"{path}: too long for a unix socket ({MAX_SOCKET_PATH} bytes at most); "
-            "move the org to a shorter directory"
+            f"{path}: too long for a unix socket ({MAX_SOCKET_PATH} bytes at most) on a system "
+            "without /proc; move the org to a shorter directory"
         )
+    try:
+        handle = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    except FileNotFoundError:
+        raise ControlError(
+            f"{path}: the supervisor is not running; start it with `orgtui up`"
+        ) from None
+    try:
+        yield f"/proc/self/fd/{handle}/{path.name}"
+    finally:
+        os.close(handle)
 
 
 def request(paths: OrgPaths, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Send one request and return the supervisor's answer."""
     path = paths.control_socket
-    _check_path(path)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        with _address(path) as address, socket.socket(socket.AF_UNIX) as sock:
             sock.settimeout(timeout)
-            sock.connect(str(path))
+            sock.connect(address)
             sock.sendall((json.dumps(payload) + "\n").encode())
             data = b""
             while not data.endswith(b"\n"):
@@ -127,13 +146,13 @@ class ControlServer:
 
     def __init__(self, paths: OrgPaths, handler: Handler) -> None:
         self.path = paths.control_socket
-        _check_path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists() or self.path.is_symlink():
             self.path.unlink()
         old = os.umask(0o077)
         try:
-            self._server = _Server(str(self.path), _Conn)
+            with _address(self.path) as address:
+                self._server = _Server(address, _Conn)
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
