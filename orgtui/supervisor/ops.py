@@ -547,8 +547,10 @@ def spawn(
 
 
 def stop_supervisor(org: Org, timeout: float = 5.0) -> None:
-    """End a supervisor that did not answer (still starting, or its socket gone) before
-    anyone stops seats behind its back: it would take each stop for a death and restart it."""
+    """End a supervisor that does not answer (still starting, or its socket gone).
+
+    Seats stopped behind its back would look like deaths to it, and it would restart them.
+    """
     import psutil
 
     pane = org.tmux.panes(org.session).get(SUPERVISOR_WINDOW)
