@@ -37,10 +37,13 @@ def _version(root: Path, package: str) -> str | None:
     return manifest.get("version")
 
 
+def _bin_dir(root: Path) -> Path:
+    return root / "node_modules" / ".bin"
+
+
 def _installed(root: Path) -> bool:
     """Both executables there, at the pinned versions."""
-    bin_dir = root / "node_modules" / ".bin"
-    return all(os.access(bin_dir / name, os.X_OK) for name in EXECUTABLES) and all(
+    return all(os.access(_bin_dir(root) / name, os.X_OK) for name in EXECUTABLES) and all(
         _version(root, package) == version for package, version in PACKAGES.items()
     )
 
@@ -48,9 +51,8 @@ def _installed(root: Path) -> bool:
 def ensure_clients() -> tuple[Path | None, str]:
     """(bin dir holding ``claude`` and ``codex``, "") or (None, why they are unavailable)."""
     root = cache_dir()
-    bin_dir = root / "node_modules" / ".bin"
     if _installed(root):
-        return bin_dir, ""
+        return _bin_dir(root), ""
     specs = [f"{package}@{version}" for package, version in PACKAGES.items()]
     npm = shutil.which("npm")
     if npm is None:
@@ -69,7 +71,7 @@ def ensure_clients() -> tuple[Path | None, str]:
             if proc.returncode != 0 or not _installed(root):
                 tail = (proc.stderr or proc.stdout).strip()[-800:]
                 raise RuntimeError(f"npm install into {root} failed ({proc.returncode}):\n{tail}")
-    return bin_dir, ""
+    return _bin_dir(root), ""
 
 
 if __name__ == "__main__":  # CI installs the clients up front: python -m tests.clients.npm
