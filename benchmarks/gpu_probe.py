@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -57,25 +58,6 @@ def tmux(socket: str, *args: str) -> str:
     return out.stdout.strip()
 
 
-def trace_row(reading: object, t: float) -> dict[str, object]:
-    """A replay-trace line from a GpuReading (milliwatts, as NVML reports power)."""
-    r = reading
-    return {
-        "t": t,
-        "index": r.index,  # type: ignore[attr-defined]
-        "name": r.name,  # type: ignore[attr-defined]
-        "util": r.util,  # type: ignore[attr-defined]
-        "mem_util": r.mem_util,  # type: ignore[attr-defined]
-        "mem_used": r.mem_used,  # type: ignore[attr-defined]
-        "mem_total": r.mem_total,  # type: ignore[attr-defined]
-        "power_mw": None if r.power_w is None else round(r.power_w * 1000),  # type: ignore[attr-defined]
-        "power_limit_mw": None if r.power_limit_w is None else round(r.power_limit_w * 1000),  # type: ignore[attr-defined]
-        "temp_c": r.temp_c,  # type: ignore[attr-defined]
-        "sm_clock": r.sm_clock,  # type: ignore[attr-defined]
-        "procs": [{"pid": p.pid, "used": p.used_bytes} for p in r.procs],  # type: ignore[attr-defined]
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gpu", type=int, default=0)
@@ -86,9 +68,8 @@ def main() -> int:
     parser.add_argument("--trace-out", type=Path, default=None)
     args = parser.parse_args()
 
-    import psutil
-
     from orgtui.gpu import GpuError, GpuSampler, open_source
+    from orgtui.gpu.replay import trace_row
     from orgtui.paths import OrgPaths
 
     try:
@@ -130,12 +111,11 @@ def main() -> int:
             agent_pids = {"idle": idle_pid, "trainer": trainer_pid}
             agent_gpus: dict[str, int | None] = {"idle": None, "trainer": args.gpu}
 
-            me = psutil.Process()
             ticks_ms: list[float] = []
             phases: dict[str, list[object]] = {"before": [], "during": [], "after": []}
             trace: list[dict[str, object]] = []
             owners_seen: dict[int, dict[str, object]] = {}
-            cpu0 = me.cpu_times()
+            cpu0 = os.times()
             start = time.monotonic()
             # the trainer waits --idle s first, so "before" is an idle GPU (then CUDA start-up)
             total = args.idle + args.seconds + args.idle
@@ -158,7 +138,7 @@ def main() -> int:
                     for owner in sample.owners:
                         owners_seen[owner.pid] = owner.to_json()
                 time.sleep(max(0.0, args.every - (time.perf_counter() - tick_start)))
-            cpu1 = me.cpu_times()
+            cpu1 = os.times()
             wall = time.monotonic() - start
         finally:
             subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)

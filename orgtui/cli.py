@@ -18,6 +18,7 @@ from orgtui.errors import OrgtuiError
 COMMAND_MODULES = (
     "orgtui.commands.org",
     "orgtui.commands.supervisor",
+    "orgtui.commands.doctor",
     "orgtui.commands.board",
     "orgtui.commands.ledger",
     "orgtui.commands.gpu",
@@ -52,18 +53,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             from orgtui.commands.tui import open_tui
 
             return open_tui(args)
-        return int(handler(args) or 0)
+        code = int(handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
     except OrgtuiError as error:
         print(f"orgtui: {error}", file=sys.stderr)
         return error.exit_code
     except OSError as error:  # the disk, not the person: a clear line, not a traceback
+        if isinstance(error, BrokenPipeError) and _stdout_closed():
+            return _quiet_exit()  # `orgtui board | head -1`: the reader has what it wanted
         where = f"{error.filename}: " if error.filename else ""
         print(f"orgtui: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
+
+
+def _stdout_closed() -> bool:
+    """True when stdout is a pipe whose reader has gone (`orgtui board | head -1`)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)
+        return any(events & select.POLLERR for _fd, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real descriptor (captured output)
+        return False
+
+
+def _quiet_exit() -> int:
+    """Point stdout at /dev/null so the exit flush cannot complain, and exit 0 quietly."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 0
 
 
 if __name__ == "__main__":

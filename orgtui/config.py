@@ -556,7 +556,7 @@ def _assign_gpus(file: Path, agents: list[AgentSpec], gpus: str) -> list[AgentSp
     """Explicit ``gpu = N`` wins; ``gpus = "auto"`` gives the rest the next free index.
 
     Two agents on one GPU is an error unless both say ``share_gpu = true``. Whether the
-    machine has that many GPUs is checked later by ``gpu.py`` (``check`` and ``up``).
+    machine has that many GPUs is checked later by ``orgtui.gpu.assignment`` (``check``, ``up``).
     """
     owners: dict[int, int] = {}
     for index, spec in enumerate(agents):

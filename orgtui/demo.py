@@ -189,8 +189,12 @@ def run_demo(
     force: bool = False,
     timeout_s: float = 600.0,
     say: Callable[[str], object] = print,
+    open_tui: Callable[[Path, str], int] | None = None,
 ) -> int:
-    """Build, start and follow the demo; returns the exit code."""
+    """Build, start and follow the demo; returns the exit code.
+
+    ``open_tui`` shows the org at the end (not headless); the command layer passes the TUI in.
+    """
     target = target.resolve()
     if target.exists() and any(target.iterdir()):
         if not force:
@@ -207,10 +211,8 @@ def run_demo(
     if up.returncode != 0:
         raise DemoError(f"orgtui up failed: {(up.stderr or up.stdout).strip()}")
     say(up.stdout.strip() + f" (private tmux server: tmux -L {socket})")
-    from orgtui.commands.tui import launch_tui
-
-    if live:  # real agents write their own story: straight to the TUI
-        return launch_tui(target, socket)
+    if live and open_tui is not None:  # real agents write their own story: straight to the TUI
+        return open_tui(target, socket)
     say("a chief and three researchers at work; the ledger judges every claim:")
     paths = OrgPaths(target)
     try:
@@ -219,8 +221,8 @@ def run_demo(
         if headless and not keep:
             orgtui_cli(target, socket, "down")
         raise
-    if not headless:
-        return launch_tui(target, socket)
+    if not headless and open_tui is not None:
+        return open_tui(target, socket)
     for verb in ("ledger", "report"):
         say(orgtui_cli(target, socket, verb).stdout.rstrip())
     from orgtui import board

@@ -17,7 +17,9 @@ MAX_NAME_LENGTH = 64
 
 def is_valid_name(value: object) -> bool:
     """True when ``value`` is a string usable as an agent/variant/role name."""
-    return isinstance(value, str) and len(value) <= MAX_NAME_LENGTH and bool(NAME_RE.match(value))
+    if not isinstance(value, str) or len(value) > MAX_NAME_LENGTH:
+        return False
+    return NAME_RE.fullmatch(value) is not None  # fullmatch: "$" alone lets "ada\n" through
 
 
 def check_name(value: object, what: str = "name") -> str:
@@ -28,3 +30,21 @@ def check_name(value: object, what: str = "name") -> str:
             f"starting with a letter or digit, at most {MAX_NAME_LENGTH} characters"
         )
     return value  # type: ignore[return-value]
+
+
+RESERVED_AGENT_NAMES = {
+    "supervisor": "orgtui's own tmux window",
+    "all": "the board's address for everyone",
+    "human": "the board's address for the person",
+}
+WALL_PREFIX = "wall-"
+
+
+def check_agent_name(value: object) -> str:
+    """``check_name`` for an agent, refusing the names the board and tmux already use."""
+    name = check_name(value, "agent name")
+    if name in RESERVED_AGENT_NAMES:
+        raise NameError_(f"agent name {name!r} is reserved ({RESERVED_AGENT_NAMES[name]})")
+    if name.startswith(WALL_PREFIX):
+        raise NameError_(f"agent name {name!r}: names starting {WALL_PREFIX!r} are grid walls")
+    return name

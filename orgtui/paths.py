@@ -63,8 +63,32 @@ class OrgPaths:
         return self.org_dir / "gpu.jsonl"
 
     @property
+    def gpu_hours(self) -> Path:
+        return self.org_dir / "gpu_hours.json"
+
+    @property
     def logs_dir(self) -> Path:
         return self.org_dir / "logs"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.logs_dir / "supervisor.log"
+
+    @property
+    def supervisor_lock(self) -> Path:
+        """Held by the one supervisor of this org for its whole life."""
+        return self.org_dir / "supervisor.lock"
+
+    def launch_log(self, agent: str, millis: int) -> Path:
+        """What one launch of an agent ran: command, cwd, env keys (never values)."""
+        return self.logs_dir / f"{check_name(agent, 'agent name')}-{millis}.launch.json"
+
+    def exit_file(self, agent: str) -> Path:
+        """The exit code of the agent's last command, written by its pane's wrapper."""
+        return self.agent_dir(agent) / "exit"
+
+    def handoff_brief(self, agent: str) -> Path:
+        return self.agent_dir(agent) / "handoff.md"
 
     @property
     def ledger_state(self) -> Path:
@@ -79,7 +103,7 @@ class OrgPaths:
         return self.root / "roles"
 
     def agent_dir(self, agent: str) -> Path:
-        """``.org/agents/<agent>/``: status.json, cursor, usage.jsonl, HOME of CLI agents."""
+        """``.org/agents/<agent>/``: status.json, read.json, usage.jsonl, HOME of CLI agents."""
         return self.agents_dir / check_name(agent, "agent name")
 
     def worktree(self, agent: str) -> Path:

@@ -113,8 +113,7 @@ def answers(config: OrgConfig, state: StandupState) -> dict[str, board.Message]:
 def _agent_states(paths: OrgPaths) -> dict[str, str]:
     from orgtui.supervisor.state import load_state
 
-    agents = load_state(paths).get("agents", {})
-    return {name: str(record.get("status")) for name, record in agents.items()}
+    return {name: str(seat.status) for name, seat in load_state(paths).seats.items()}
 
 
 def build_digest(config: OrgConfig, state: StandupState) -> str:

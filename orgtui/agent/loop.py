@@ -68,7 +68,7 @@ def run_agent(
 ) -> int:
     from orgtui.agent.prompts import kickoff, render_role
     from orgtui.agent.providers import AuthFailed, open_provider
-    from orgtui.agent.tools import ToolContext, describe, execute
+    from orgtui.agent.tools import ToolContext
     from orgtui.redact import redact
 
     paths = config.paths
@@ -107,31 +107,39 @@ def run_agent(
         if turn.text.strip():
             _say(f"\n{spec.name}> {turn.text.strip()}\n")
         if turn.calls:
-            results = []
-            for call in turn.calls:
-                status("working", describe(call.name, call.args))
-                _say(f"-> {describe(call.name, call.args)}")
-                output = execute(ctx, call.name, call.args)
-                _say("   " + "\n   ".join(output.strip().splitlines()[-15:] or [""]))
-                results.append((call, output))
-            provider.add_results(results)
-            if lines is not None:
-                typed, _ = _drain(lines)
-                for text in typed:
-                    _say(f"(you) {text}")
-                    provider.add_user(text)
+            provider.add_results([_run_call(ctx, call, status) for call in turn.calls])
+            for text in _drain(lines)[0] if lines is not None else []:
+                _say(f"(you) {text}")
+                provider.add_user(text)
             continue
         status("idle", "waiting for input")
         if lines is None:
             return 0
-        _say("(type a message and press Enter)")
-        text = lines.get()
-        while text is not None and not text.strip():
-            text = lines.get()
+        text = _wait_for_person(lines)
         if text is None:
             status("idle", "input closed")
             return 0
         provider.add_user(text)
+
+
+def _run_call(ctx, call, status):  # type: ignore[no-untyped-def]
+    """One tool call, shown in the pane as it runs; returns the (call, output) pair."""
+    from orgtui.agent.tools import describe, execute
+
+    status("working", describe(call.name, call.args))
+    _say(f"-> {describe(call.name, call.args)}")
+    output = execute(ctx, call.name, call.args)
+    _say("   " + "\n   ".join(output.strip().splitlines()[-15:] or [""]))
+    return call, output
+
+
+def _wait_for_person(lines: queue.Queue[str | None]) -> str | None:
+    """The next non-empty line a person types; None once input is closed."""
+    _say("(type a message and press Enter)")
+    text = lines.get()
+    while text is not None and not text.strip():
+        text = lines.get()
+    return text
 
 
 def _fail(status, message: str, code: int) -> int:  # type: ignore[no-untyped-def]

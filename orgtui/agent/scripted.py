@@ -37,7 +37,7 @@ from typing import Any
 from orgtui.agentstatus import write_status
 from orgtui.config import AgentSpec, OrgConfig
 from orgtui.errors import OrgtuiError
-from orgtui.supervisor.backends import orgtui_command
+from orgtui.invocation import orgtui_command
 
 ACTIONS = ("post", "wait_message", "run", "compare", "sleep", "apply_patch", "standup_answer")
 OUTPUT_TAIL = 2000

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orgtui.config import OrgConfig
-from orgtui.supervisor.backends import orgtui_command
+from orgtui.invocation import orgtui_command
 
 OUTPUT_CAP = 10_000
 BASH_TIMEOUT_S = 600

@@ -56,7 +56,7 @@ def _play(args: argparse.Namespace) -> int:
 def _status_hook(args: argparse.Namespace) -> int:
     import os
 
-    from orgtui.supervisor.clients import record_event
+    from orgtui.backends.hooks import record_event
 
     agent = args.agent or os.environ.get("ORGTUI_AGENT")
     root = getattr(args, "root", None) or os.environ.get("ORGTUI_ROOT")

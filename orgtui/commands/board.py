@@ -133,25 +133,27 @@ def cmd_post(args: argparse.Namespace) -> int:
 
     paths = _paths(args)
     sender = identity(args)
-    if args.body is not None:
-        body = args.body
-    elif sys.stdin is None or sys.stdin.isatty():
-        raise board.BoardError("no body: pass --body TEXT or pipe the body on stdin")
-    else:
-        body = sys.stdin.read()
+    body = args.body if args.body is not None else _stdin_body()
     recipients = [name for value in args.to for name in value.split(",")]
     _, hidden = redact(args.subject + "\n" + body)
-    message = board.post(
-        paths,
-        sender=sender,
-        to=recipients,
-        subject=args.subject,
-        body=body,
-        kind=args.kind,
-        thread=args.thread,
-        reply_to=args.reply_to,
-        refs=args.ref,
-    )
+    names, problem = known_agents(paths)
+    try:
+        message = board.post(
+            paths,
+            sender=sender,
+            to=recipients,
+            subject=args.subject,
+            body=body,
+            kind=args.kind,
+            thread=args.thread,
+            reply_to=args.reply_to,
+            refs=args.ref,
+            known_agents=names,
+        )
+    except board.BoardError as error:
+        if problem and str(error).startswith("unknown recipient"):
+            raise board.BoardError(f"{error} (org.toml did not load: {problem})") from None
+        raise
     if hidden:
         print(f"orgtui: redacted {hidden} secret(s) before posting", file=sys.stderr)
     if args.json:
@@ -159,6 +161,37 @@ def cmd_post(args: argparse.Namespace) -> int:
     else:
         print(message.id)
     return 0
+
+
+def known_agents(paths: OrgPaths) -> tuple[list[str], str | None]:
+    """Agent names from the org's config, and why not when org.toml does not load.
+
+    A broken org.toml does not stop the board: runtime seats (state.json) and the reserved
+    names still work, and a refusal says what is wrong with the file.
+    """
+    from orgtui.config import load_config
+    from orgtui.errors import OrgtuiError
+
+    try:
+        return list(load_config(paths.root).agent_names), None
+    except (OrgtuiError, OSError) as error:
+        return [], str(error)
+
+
+def _stdin_body() -> str:
+    """The body piped on stdin, at most a little over the size limit; bad UTF-8 becomes U+FFFD."""
+    from orgtui.board import MAX_BODY_BYTES, BoardError
+
+    if sys.stdin is None or sys.stdin.isatty():
+        raise BoardError("no body: pass --body TEXT or pipe the body on stdin")
+    cap = 4 * MAX_BODY_BYTES  # escape codes and CRLF are dropped before the real check
+    raw = getattr(sys.stdin, "buffer", None)
+    data = raw.read(cap + 1) if raw is not None else sys.stdin.read(cap + 1)
+    if len(data) > cap:
+        raise BoardError(
+            f"body too large (over {cap} bytes on stdin): attach a file path or run id with --ref"
+        )
+    return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
@@ -179,7 +212,8 @@ def cmd_inbox(args: argparse.Namespace) -> int:
             mark = "" if state.is_read(message) else " (new)"
             print(format_message(message).replace("\n", f"{mark}\n", 1))
     if fresh and not args.peek:
-        board.mark_read(paths, agent, fresh, advance_cursor=True)
+        sys.stdout.flush()  # a reader that went away (`| head`) leaves the mail unread
+        board.mark_read(paths, agent, fresh)
     return 0
 
 
@@ -218,7 +252,7 @@ def cmd_board(args: argparse.Namespace) -> int:
         elif filtering:
             continue
         selected.append(item)
-    agents = sorted(board.known_recipients(paths))
+    agents = sorted(board.known_recipients(paths, known_agents(paths)[0]))
     table = board.delivery_table(
         paths, [i for i in selected if isinstance(i, board.Message)], agents
     )

@@ -1,15 +1,21 @@
-"""``orgtui gpus``: each GPU, how busy it is, and which agent owns each process on it."""
+"""``orgtui gpus``: each GPU, how busy it is, and which agent owns each process on it.
+
+Also ``check_gpus``, the printing half of the GPU assignment check that ``check`` and ``up``
+run (``orgtui.gpu.assignment`` finds the problems; this says them).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from orgtui.commands import add_parser, load_org
 
 if TYPE_CHECKING:
+    from orgtui.config import OrgConfig
     from orgtui.gpu import GpuSample
 
 FRESH_PERIODS = 3.0
@@ -36,8 +42,8 @@ def current_sample(args: argparse.Namespace) -> tuple[GpuSample, str]:
         FRESH_PERIODS * config.gpu.sample_every_s, 5.0
     ):
         return latest, "supervisor"
-    agents = load_state(paths).get("agents") or {}
-    pids = {n: r["pane_pid"] for n, r in agents.items() if r.get("pane_pid")}
+    seats = load_state(paths).seats
+    pids = {name: seat.pane_pid for name, seat in seats.items() if seat.pane_pid}
     gpus = {spec.name: spec.gpu for spec in config.agents}
     source = open_source(config.gpu, config.root)
     try:
@@ -46,6 +52,26 @@ def current_sample(args: argparse.Namespace) -> tuple[GpuSample, str]:
         source.close()
     owners = map_processes(readings, pids, gpus)
     return GpuSample(now, source.label, tuple(readings), tuple(owners)), "direct"
+
+
+def check_gpus(config: OrgConfig, say: Callable[[str], object] = print) -> bool:
+    """Say each GPU assignment problem (warnings, then errors); False when any is an error."""
+    from orgtui.gpu import GpuError, assignment_report, open_source
+
+    try:
+        source = open_source(config.gpu, config.root)
+    except GpuError as error:
+        say(f"error: {error}")
+        return False
+    try:
+        errors, warnings = assignment_report(config, source)
+    finally:
+        source.close()
+    for problem in warnings:
+        say(f"warning: {problem}")
+    for problem in errors:
+        say(f"error: {problem}")
+    return not errors
 
 
 def cmd_gpus(args: argparse.Namespace) -> int:

@@ -99,8 +99,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         console.print(f"standup: {when}")
     console.print(f"baseline variant: {config.ledger.baseline or '(none set)'}")
-    # --- GPU assignment (gpu.py): an index this machine lacks is an error ---
-    from orgtui.gpu import check_gpus
+    # --- GPU assignment (orgtui.gpu.assignment): an index this machine lacks is an error ---
+    from orgtui.commands.gpu import check_gpus
 
     if not check_gpus(config, lambda line: console.print(line, markup=False)):
         return 2

@@ -78,6 +78,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from orgtui.commands.tui import launch_tui
     from orgtui.demo import DEMO_SOCKET, run_demo
 
     return run_demo(
@@ -89,4 +90,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
         force=args.force,
         timeout_s=args.timeout,
         say=lambda line: print(line, flush=True),
+        open_tui=launch_tui,
     )

@@ -1,5 +1,5 @@
 """Supervisor verbs: up, down, supervise, status, suspend, resume, park, restart, handoff,
-spawn, attach, doctor, clean.
+spawn, attach, clean.
 
 Operation verbs go through the running supervisor's control socket; when none runs, the
 ones that can (suspend, resume, park, status, attach, down) act directly on tmux and
@@ -12,10 +12,15 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orgtui.commands import add_parser, load_org, socket_name
 from orgtui.errors import OrgtuiError
+
+if TYPE_CHECKING:
+    from orgtui.config import OrgConfig
+    from orgtui.supervisor.seats import Org
+    from orgtui.supervisor.verbs import Reply, Request
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,8 +73,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="for --backend command: the command line to run",
     )
     spawn.set_defaults(func=cmd_op, verb="spawn")
-    doctor = add_parser(subparsers, "doctor", "check tmux, git, the org, the socket and logout")
-    doctor.set_defaults(func=cmd_doctor)
     clean = add_parser(
         subparsers, "clean", "remove worktrees of agents no longer in org.toml (WIP commit first)"
     )
@@ -77,48 +80,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clean.set_defaults(func=cmd_clean)
 
 
-def _open(args: argparse.Namespace) -> Any:
-    from orgtui.supervisor import ops
+def _open(args: argparse.Namespace) -> Org:
+    from orgtui.supervisor.seats import open_org
 
-    config = load_org(args)
-    return ops.open_org(config, socket_name(args))
+    return open_org(load_org(args), socket_name(args))
 
 
-def _ask(org: Any, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """The supervisor's answer, or None when no supervisor is running."""
-    from orgtui.supervisor.control import ControlError, request
+def _ask(org: Org, request: Request) -> Reply:
+    from orgtui.supervisor.verbs import ask
 
-    try:
-        answer = request(org.paths, payload, timeout=30.0)
-    except ControlError:
-        return None
-    if not answer.get("ok"):
-        raise OrgtuiError(f"supervisor: {answer.get('error')}")
-    return answer
+    reply = ask(org, request)
+    if not reply.ok:
+        raise OrgtuiError(reply.error)
+    return reply
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from orgtui.supervisor import ops
+    from orgtui.supervisor import launch, lifecycle
+    from orgtui.supervisor.control import NotRunning, request
+    from orgtui.supervisor.state import org_lock, save_state
 
     org = _open(args)
     _check_gpus(org.config)
-    with ops.org_lock(org.paths):
-        answer = _ask(org, {"verb": "up"})
-        if answer is None:
-            org.state = ops.load_state(org.paths)
-            org.state.update(
-                org=org.config.org.name, session=org.session, tmux_socket=org.tmux.socket_name
-            )
+    with org_lock(org.paths):
+        try:
+            started = request(org.paths, {"verb": "up"}, timeout=30.0).get("started", [])
+        except NotRunning:
+            org.reload()
             if not org.tmux.has_session(org.session):
-                # a fresh session: nothing can be adopted, so old restart counts are history
-                for record in org.state["agents"].values():
-                    record.update(window_id=None, pane_id=None, pane_pid=None)
-            ops.ensure_session(org)
-            started = ops.ensure_agents(org)
-            ops.save(org)
+                # a fresh session: nothing can be adopted, so old panes are history
+                for record in org.state.seats.values():
+                    record.attach(None, None, None)
+            launch.ensure_session(org)
+            started = lifecycle.ensure_agents(org)
+            save_state(org.paths, org.state)
         else:
-            started = answer.get("started", [])
-            ops.ensure_session(org)
+            launch.ensure_session(org)
+    _wait_for_supervisor(org)
     print(
         f"org {org.config.org.name}: session {org.session}; started {len(started)} agent(s)"
         + (f": {', '.join(started)}" if started else "")
@@ -126,49 +124,68 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wait_for_supervisor(org: Org, timeout: float = 20.0) -> None:
+    """Return once the supervisor answers; raise if its pane ends first (it crashed at start)."""
+    import time
+
+    from orgtui.supervisor.control import ControlError, request
+    from orgtui.supervisor.launch import SUPERVISOR_WINDOW
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            request(org.paths, {"verb": "ping"}, timeout=2.0)
+            return
+        except ControlError:
+            pass
+        pane = org.tmux.panes(org.session).get(SUPERVISOR_WINDOW)
+        if pane is None or pane.dead:
+            raise OrgtuiError(
+                f"the supervisor exited at start; its last words are in {org.paths.supervisor_log}"
+                f" and in window {SUPERVISOR_WINDOW!r} of tmux session {org.session}"
+            )
+        time.sleep(0.05)
+    raise OrgtuiError(f"the supervisor did not answer within {timeout:g}s; see `orgtui doctor`")
+
+
 def cmd_supervise(args: argparse.Namespace) -> int:
-    from orgtui.supervisor.daemon import supervise
+    from orgtui.supervisor.tick import supervise
 
     return supervise(load_org(args), socket_name(args))
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from orgtui.supervisor import ops
+    from orgtui import procs
+    from orgtui.supervisor import lifecycle
+    from orgtui.supervisor.control import ControlError, request
+    from orgtui.supervisor.state import org_lock, save_state
 
     org = _open(args)
-    pid = ops.load_state(org.paths)["supervisor"].get("pid")
-    answer = _ask(org, {"verb": "down", "park": args.park})
-    if answer is not None and isinstance(pid, int):
-        _wait_exit(pid, 5.0)  # let it write its last state before the session goes
-    if answer is None:
-        ops.stop_supervisor(org)
-        with ops.org_lock(org.paths):
-            org.state = ops.load_state(org.paths)
-            ops.down(org, park_first=args.park)
-            ops.save(org)
+    pid = org.state.supervisor.pid
+    try:
+        answer = request(org.paths, {"verb": "down", "park": args.park}, timeout=30.0)
+    except ControlError:
+        answer = None
+    if answer is not None and answer.get("ok"):
+        procs.wait_gone(pid, 5.0)  # let it write its last state before the session goes
+    else:
+        lifecycle.stop_supervisor(org)
+        with org_lock(org.paths):
+            org.reload()
+            lifecycle.down(org, park_first=args.park)
+            save_state(org.paths, org.state)
     org.tmux.kill_session(org.session)
     print(f"org {org.config.org.name}: down" + (" (work parked)" if args.park else ""))
     return 0
 
 
-def _wait_exit(pid: int, timeout: float) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-
-
 def cmd_status(args: argparse.Namespace) -> int:
-    from orgtui.supervisor import ops
     from orgtui.supervisor.state import load_state
+    from orgtui.supervisor.verbs import status_json
 
     config = load_org(args)
-    data = ops.status_json(config.org.name, load_state(config.paths))
+    data = status_json(load_state(config.paths))
+    data["org"] = config.org.name
     if args.json:
         print(json.dumps(data, indent=1))
         return 0
@@ -178,10 +195,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         + (f"running (pid {sup['pid']})" if sup["alive"] else "not running")
     )
     for agent in data["agents"]:
+        gpu = agent["gpu"] if agent["gpu"] is not None else "-"
         print(
-            f"  {agent['name']:<12} {agent['status'] or '?':<10} {agent['backend'] or '':<9} "
-            f"gpu {agent['gpu'] if agent['gpu'] is not None else '-':<3} "
-            f"restarts {agent['restarts'] or 0:<3} {agent['branch'] or ''}"
+            f"  {agent['name']:<12} {agent['status']:<10} {agent['backend']:<9} "
+            f"gpu {gpu:<3} restarts {agent['restarts']:<3} {agent['branch'] or ''}"
         )
     from orgtui.gpu import describe_flags, latest_sample
 
@@ -191,57 +208,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_gpus(config: Any) -> None:
+def _check_gpus(config: OrgConfig) -> None:
     """Refuse to start agents on GPU indices this machine does not have."""
-    import sys
-
-    from orgtui.gpu import check_gpus
+    from orgtui.commands.gpu import check_gpus
 
     if not check_gpus(config, lambda line: print(line, file=sys.stderr)):
         raise OrgtuiError("GPU assignment does not fit this machine (see above); fix org.toml")
 
 
 def cmd_op(args: argparse.Namespace) -> int:
-    from orgtui.supervisor import ops
+    from orgtui.supervisor.verbs import Request
 
-    org = _open(args)
-    payload: dict[str, Any] = {"verb": args.verb, "agent": args.name}
+    options: dict[str, Any] = {}
+    if args.verb in ("handoff", "spawn"):
+        options.update(backend=args.backend)
     if args.verb == "handoff":
-        payload.update(backend=args.backend, to=args.to)
+        options.update(to=args.to)
     if args.verb == "spawn":
-        payload.update(
-            role=args.role, backend=args.backend, gpu=args.gpu, command=args.agent_command
-        )
-    answer = _ask(org, payload)
-    if answer is None:
-        with ops.org_lock(org.paths):
-            org.state = ops.load_state(org.paths)
-            org.state.update(
-                org=org.config.org.name, session=org.session, tmux_socket=org.tmux.socket_name
-            )
-            record = _direct(org, args)
-            ops.save(org)
-    else:
-        record = answer.get("agent") or {}
-    print(f"{args.name}: {args.verb} done; status {record.get('status')}")
+        options.update(role=args.role, gpu=args.gpu, command=args.agent_command)
+    reply = _ask(_open(args), Request(args.verb, args.name, options))
+    print(reply.said or f"{args.name}: {args.verb} done")
     return 0
-
-
-def _direct(org: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from orgtui.supervisor import ops
-
-    verb = args.verb
-    if verb in ops.SEAT_OPS:
-        return ops.SEAT_OPS[verb](org, args.name)
-    if verb == "handoff":
-        return ops.handoff(org, args.name, backend=args.backend, to=args.to)
-    if verb == "spawn":
-        return ops.spawn(org, args.name, args.role, args.backend, args.gpu, args.agent_command)
-    raise OrgtuiError(f"{verb}: needs the supervisor; start it with `orgtui up`")
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
     import subprocess
+
+    from orgtui.supervisor import layout
 
     org = _open(args)
     pane = org.tmux.panes(org.session).get(args.name)
@@ -250,7 +243,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
             f"agent {args.name!r} has no window in {org.session}; "
             "`orgtui up` or `orgtui resume` it first"
         )
-    on_wall = pane.window_name.startswith("wall-")
+    on_wall = layout.on_wall(pane.window_name)
     if on_wall:  # the grid: the agent's pane fills the window while taken over
         org.tmux.zoom(pane.pane_id)
     argv = org.tmux.attach_argv(org.session, pane.window_id)
@@ -265,37 +258,22 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    from orgtui.supervisor import ops
+    from orgtui.supervisor.verbs import Request
 
-    org = _open(args)
-    with ops.org_lock(org.paths):
-        org.state = ops.load_state(org.paths)
-        to = args.to or ("windows" if ops.layout(org) == "grid" else "grid")
-    answer = _ask(org, {"verb": "layout", "to": to})
-    if answer is None:
-        with ops.org_lock(org.paths):
-            org.state = ops.load_state(org.paths)
-            moved = ops.switch_layout(org, to)
-            ops.save(org)
-    else:
-        moved = answer.get("moved", [])
-    print(f"layout {to}: moved {len(moved)} agent pane(s), none restarted")
+    reply = _ask(_open(args), Request("layout", options={"to": args.to}))
+    moved = reply.data.get("moved", [])
+    print(f"layout {reply.data.get('to')}: moved {len(moved)} agent pane(s), none restarted")
     return 0
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from orgtui.supervisor.doctor import run_doctor
-
-    return run_doctor(args)
-
-
 def cmd_clean(args: argparse.Namespace) -> int:
-    from orgtui.supervisor import ops, worktrees
+    from orgtui.supervisor import worktrees
+    from orgtui.supervisor.state import load_state
 
     config = load_org(args)
     paths = config.paths
     known = set(config.agent_names) | {
-        n for n, r in ops.load_state(paths)["agents"].items() if r.get("runtime")
+        name for name, seat in load_state(paths).seats.items() if seat.runtime
     }
     if not paths.worktrees_dir.is_dir():
         print("no worktrees")

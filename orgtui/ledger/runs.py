@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orgtui.paths import OrgPaths
-from orgtui.supervisor.state import pid_alive
+from orgtui.procs import pid_alive
 
 METRICS_FILE = "metrics.jsonl"
 META_FILE = "run.json"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from orgtui.atomic import ensure_private_dir
 from orgtui.errors import OrgtuiError
 from orgtui.paths import OrgPaths
 
@@ -25,6 +26,10 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 class ControlError(OrgtuiError):
     """The supervisor is not running (or did not answer) on the control socket."""
+
+
+class NotRunning(ControlError):
+    """Nobody listens on the control socket: acting directly on the org is safe."""
 
 
 MAX_SOCKET_PATH = 107
@@ -72,7 +77,7 @@ def request(paths: OrgPaths, payload: dict[str, Any], timeout: float = 5.0) -> d
                     break
                 data += chunk
     except (FileNotFoundError, ConnectionRefusedError):
-        raise ControlError(
+        raise NotRunning(
             f"{path}: the supervisor is not running; start it with `orgtui up`"
         ) from None
     except OSError as error:
@@ -141,7 +146,7 @@ class ControlServer:
 
     def __init__(self, paths: OrgPaths, handler: Handler) -> None:
         self.path = paths.control_socket
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.path.parent)
         if self.path.exists() or self.path.is_symlink():
             self.path.unlink()
         old = os.umask(0o077)

@@ -24,14 +24,6 @@ def open_repo(root: Path) -> git.Repo:
         ) from None
 
 
-def is_git_repo(root: Path) -> bool:
-    try:
-        git.Repo(root)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return False
-    return True
-
-
 def ensure_program_branch(root: Path, program: str) -> str:
     """Create ``prog/<program>`` at HEAD if missing; returns the branch name.
 
@@ -92,14 +84,6 @@ def ensure_worktree(root: Path, program: str, agent: str, worktree: Path) -> tup
     except git.GitCommandError as error:
         raise GitError(f"git worktree add {worktree}: {error.stderr.strip()}") from None
     return branch, True
-
-
-def current_branch(worktree: Path) -> str | None:
-    try:
-        repo = git.Repo(worktree)
-        return None if repo.head.is_detached else repo.active_branch.name
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, TypeError, ValueError):
-        return None
 
 
 def tree_state(path: Path) -> tuple[str | None, str | None, bool]:

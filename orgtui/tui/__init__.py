@@ -1,1 +1,1 @@
-"""The Textual app: a view over ``.org/`` and a sender of control-socket commands."""
+"""The Textual app: a view over ``orgtui.snapshot``; every change goes through ``supervisor.verbs``."""

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from orgtui.agentstatus import read_status
+from orgtui.backends import Launch, LaunchContext, launch_for
+from orgtui.backends.claude import KEY_HELPER_VAR
+from orgtui.backends.hooks import record_event
 from orgtui.config import OrgConfig
-from orgtui.supervisor.backends import Launch, LaunchContext, launch_for
-from orgtui.supervisor.clients import KEY_HELPER_VAR, record_event
 from tests.agent.conftest import PLANTED_ANTHROPIC, PLANTED_OPENAI, files_containing
 
 STAND_IN = """#!{python}

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from orgtui import board
-from orgtui.agent.launch import scripted
 from orgtui.agent.scripted import PlaybookError, Player, load_playbook
 from orgtui.agentstatus import read_status
+from orgtui.backends import LAUNCHERS, LaunchContext, launch_for
+from orgtui.backends.builtin import scripted
 from orgtui.config import OrgConfig
-from orgtui.supervisor.backends import BACKENDS, LaunchContext, launch_for
 from tests.conftest import ORGTUI
 
 PATCH = """\
@@ -142,7 +142,7 @@ def test_bad_playbooks_name_the_file_and_step(tmp_path: Path) -> None:
 def test_scripted_and_builtin_launch_orgtui_itself_in_the_worktree(org: OrgConfig) -> None:
     worktree = org.root / "worktrees" / "ada"
     launch = launch_for(LaunchContext(org, org.agent("sam"), worktree))
-    assert BACKENDS["scripted"] is scripted
+    assert LAUNCHERS["scripted"] is scripted
     assert launch.command.endswith(f"-m orgtui play sam --root {org.root}")
     assert launch.cwd == worktree and launch.env["ORGTUI_AGENT"] == "sam"
     builtin = launch_for(LaunchContext(org, org.agent("ada"), worktree))

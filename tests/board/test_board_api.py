@@ -214,16 +214,12 @@ def test_all_reaches_everyone_but_the_sender(org: OrgPaths) -> None:
     assert board.recipients_of(sent, ["ada", "bob", "carol"]) == ["bob", "carol", "human"]
 
 
-def test_inbox_cursor_marks_read_and_survives_new_mail(org: OrgPaths) -> None:
+def test_mark_read_records_ids_and_new_mail_stays_unread(org: OrgPaths) -> None:
     first = post(org, subject="one")
     second = post(org, subject="two")
     assert [m.id for m in board.unread(org, "bob")] == [first.id, second.id]
-    assert board.mark_read(org, "bob", [first.id, second.id], advance_cursor=True) == [
-        first.id,
-        second.id,
-    ]
-    cursor = (org.agent_dir("bob") / "cursor").read_text().strip()
-    assert cursor == second.id
+    assert board.mark_read(org, "bob", [first.id, second.id]) == [first.id, second.id]
+    assert board.mark_read(org, "bob", [first.id]) == []  # already read
     assert board.unread(org, "bob") == []
     third = post(org, subject="three")
     assert board.unread(org, "bob") == [third]
@@ -234,19 +230,16 @@ def test_inbox_cursor_marks_read_and_survives_new_mail(org: OrgPaths) -> None:
     ]
 
 
-def test_late_arrival_older_than_cursor_stays_unread(org: OrgPaths) -> None:
+def test_late_arrival_with_an_older_id_stays_unread(org: OrgPaths) -> None:
     newer = post(org, subject="newer")
     board.mark_read(org, "bob")
-    # An id taken a second before the cursor's, renamed into place only after the read.
-    late_id = board.new_id("carol", board.id_time(newer.id) - timedelta(seconds=1))
-    late = Message(late_id, "carol", ("bob",), "late", late_id, "note", newer.time, "")
-    (org.board_dir / f"{late_id}.md").write_text(board.render(late))
-    assert [m.id for m in board.unread(org, "bob")] == [late_id]
-    # Far older than the cursor (beyond the grace window) counts as read.
-    old_id = board.new_id("carol", board.id_time(newer.id) - timedelta(hours=1))
-    old = Message(old_id, "carol", ("bob",), "old", old_id, "note", newer.time, "")
-    (org.board_dir / f"{old_id}.md").write_text(board.render(old))
-    assert [m.id for m in board.unread(org, "bob")] == [late_id]
+    # Ids taken a second, an hour and a year before the last read one, landing only now.
+    for age in (timedelta(seconds=1), timedelta(hours=1), timedelta(days=365)):
+        late_id = board.new_id("carol", board.id_time(newer.id) - age)
+        late = Message(late_id, "carol", ("bob",), "late", late_id, "note", newer.time, "")
+        (org.board_dir / f"{late_id}.md").write_text(board.render(late))
+        assert late_id in [m.id for m in board.unread(org, "bob")]
+    assert len(board.unread(org, "bob")) == 3
 
 
 def test_read_one_message_out_of_order_keeps_older_unread(org: OrgPaths) -> None:
@@ -275,7 +268,7 @@ def test_nudge_due_once_per_message_and_delivery_states(org: OrgPaths) -> None:
 def test_corrupt_tracking_files_count_as_nothing_read(org: OrgPaths) -> None:
     sent = post(org)
     org.agent_dir("bob").mkdir(parents=True)
-    (org.agent_dir("bob") / "cursor").write_text("../../garbage")
+    (org.agent_dir("bob") / "cursor").write_text("../../garbage")  # an older orgtui's file
     (org.agent_dir("bob") / "read.json").write_text("{not json")
     (org.agent_dir("bob") / "nudged.json").write_text('"x"')
     assert board.unread(org, "bob") == [sent]

@@ -47,7 +47,7 @@ def test_nudge_then_inbox_in_a_real_pane_marks_read(org: OrgPaths, tmux_socket: 
 
     due = board.nudge_due(org, "bob")
     assert due == [first.id, second.id]
-    tmux(tmux_socket, "send-keys", "-t", pane, "-l", f"# {board.nudge_line(len(due))}")
+    tmux(tmux_socket, "send-keys", "-t", pane, "-l", board.nudge_line(len(due)))
     tmux(tmux_socket, "send-keys", "-t", pane, "Enter")
     board.record_nudge(org, "bob", due)
     wait_for(

@@ -138,8 +138,8 @@ def test_detectors_fill_only_the_states_a_cli_cannot_report(
 def test_a_hook_that_finishes_late_does_not_undo_a_later_event(tmp_path: Path) -> None:
     """Hooks run as separate processes: SessionStart may land after UserPromptSubmit."""
     from orgtui.agentstatus import read_status
+    from orgtui.backends.hooks import record_event
     from orgtui.paths import OrgPaths
-    from orgtui.supervisor.clients import record_event
 
     def hook(name: str, spawned: float) -> str | None:
         event = json.dumps({"hook_event_name": name})

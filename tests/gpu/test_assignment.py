@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from orgtui.cli import main
+from orgtui.commands.gpu import check_gpus
 from orgtui.config import load_config
 from orgtui.gpu import GpuReading, NoGpu, ReplaySource, assignment_report, check_assignment
 from tests.gpu.conftest import write_org, write_trace
@@ -74,3 +75,15 @@ def test_check_verb_fails_on_a_bad_replay_path(
     write_org(tmp_path, AGENTS, gpu='source = "replay:nope.jsonl"')
     assert main(["check", "--root", str(tmp_path)]) == 2
     assert "cannot read replay trace" in capsys.readouterr().out
+
+
+def test_check_gpus_says_warnings_then_errors(tmp_path: Path) -> None:
+    trace = write_trace(tmp_path / "t.jsonl", [[{"index": 0, "util": 1}]])
+    said: list[str] = []
+    config = load_config(write_org(tmp_path, AGENTS, gpu=f'source = "replay:{trace}"'))
+    assert check_gpus(config, said.append) is True
+    assert [line.split(":")[0] for line in said] == ["warning", "warning"]
+    said.clear()
+    config = load_config(write_org(tmp_path, AGENTS, gpu='source = "replay:missing.jsonl"'))
+    assert check_gpus(config, said.append) is False
+    assert len(said) == 1 and said[0].startswith("error: ") and "missing.jsonl" in said[0]

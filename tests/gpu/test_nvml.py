@@ -76,3 +76,22 @@ def test_init_failure_is_a_gpu_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(init_fails=True))
     with pytest.raises(GpuError, match="Driver Not Loaded"):
         NvmlSource()
+
+
+def test_odd_driver_answers_become_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NVML's "not available" (2**64 - 1), strings, negatives and pid-less entries."""
+    module = fake_pynvml()
+    module.nvmlDeviceGetName = lambda h: 42  # type: ignore[attr-defined]
+    module.nvmlDeviceGetPowerUsage = lambda h: "350"  # type: ignore[attr-defined]
+    module.nvmlDeviceGetEnforcedPowerLimit = lambda h: -1  # type: ignore[attr-defined]
+    module.nvmlDeviceGetTemperature = lambda h, kind: float("nan")  # type: ignore[attr-defined]
+    module.nvmlDeviceGetComputeRunningProcesses = lambda h: [  # type: ignore[attr-defined]
+        SimpleNamespace(pid=11, usedGpuMemory=2**64 - 1),
+        SimpleNamespace(usedGpuMemory=5),
+        SimpleNamespace(pid=-3, usedGpuMemory=5),
+    ]
+    monkeypatch.setitem(sys.modules, "pynvml", module)
+    first, _ = NvmlSource().devices()
+    assert first.name is None and first.power_w is None and first.power_limit_w is None
+    assert first.temp_c is None and first.util == 97
+    assert [(p.pid, p.used_bytes) for p in first.procs] == [(11, None)]

@@ -64,7 +64,7 @@ def test_gpu_hours_accrue_only_while_busy(tmp_path: Path) -> None:
     again.tick(3000.0, {}, gpus)
     again.tick(3001.0, {}, gpus)
     assert gpu_hours(paths)["a"] == pytest.approx(14 / 3600)
-    assert json.loads((paths.org_dir / "gpu_hours.json").read_text()) == gpu_hours(paths)
+    assert json.loads(paths.gpu_hours.read_text()) == gpu_hours(paths)
 
 
 def test_readers_skip_torn_lines_and_missing_files(tmp_path: Path) -> None:

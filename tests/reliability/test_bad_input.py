@@ -176,7 +176,7 @@ CONTROL_CASES = {
     "malformed json": (b"{not json\n", "bad request"),
     "not an object": (b"[1, 2]\n", "bad request: not an object"),
     "unknown verb": (b'{"verb": "explode"}\n', "unknown verb 'explode'"),
-    "no verb": (b"{}\n", "unknown verb None"),
+    "no verb": (b"{}\n", "a string 'verb'"),
     "verb without agent": (b'{"verb": "suspend"}\n', "needs an agent"),
     "unknown agent": (b'{"verb": "suspend", "agent": "zed"}\n', "zed"),
     "path as agent": (b'{"verb": "restart", "agent": "../../x"}\n', "../../x"),

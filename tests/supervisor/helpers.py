@@ -45,8 +45,9 @@ def write_org(repo: Path, agents: dict[str, str], *, gpus: str = "none", extra: 
 
 
 def orgtui(
-    repo: Path, socket: str, *args: str, check: bool = True
+    repo: Path, socket: str | None, *args: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
+    """``orgtui ARGS`` on the org in ``repo``; ``socket`` None: no ``--socket`` given."""
     proc = run_orgtui(*args, root=repo, socket=socket, timeout=60)
     if check and proc.returncode != 0:
         raise AssertionError(f"orgtui {args} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")

@@ -1,4 +1,4 @@
-"""Handoff, spawn, adoption from a lost state.json, concurrent ups, doctor, clean, nudges."""
+"""Handoff, spawn, adoption from a lost state.json, concurrent ups, clean, nudges."""
 
 from __future__ import annotations
 
@@ -160,23 +160,6 @@ def test_nudge_idle_agent(git_repo: Path, tmux_socket: str) -> None:
     time.sleep(0.5)
     assert screen().count("new message") == 1  # recorded: not nudged twice
     assert board.nudge_due(OrgPaths(git_repo), "a1") == []
-
-
-def test_doctor(git_repo: Path, tmux_socket: str) -> None:
-    write_org(git_repo, {"a1": "sleep 1000"})
-    proc = orgtui(git_repo, tmux_socket, "doctor", check=False)
-    assert "tmux: tmux 3" in proc.stdout and "git: 2" in proc.stdout
-    assert "org t: 1 agent(s)" in proc.stdout
-
-
-def test_logind_check(tmp_path: Path) -> None:
-    from orgtui.supervisor.doctor import logind_kills_user_processes
-
-    conf = tmp_path / "logind.conf"
-    conf.write_text("[Login]\n#KillUserProcesses=no\n")
-    assert not logind_kills_user_processes(conf)
-    conf.write_text("[Login]\nKillUserProcesses=yes\n")
-    assert logind_kills_user_processes(conf)
 
 
 def test_down_past_a_supervisor_that_does_not_answer(git_repo: Path, tmux_socket: str) -> None:

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 from orgtui import board
-from orgtui.gpu import GpuSample, _reading_from_trace
+from orgtui.gpu import GpuSample
+from orgtui.gpu.replay import reading_from_trace
 from orgtui.paths import OrgPaths
-from orgtui.supervisor.state import new_agent
+from orgtui.supervisor.state import OrgState, Seat, SeatStatus, SupervisorInfo
+from orgtui.supervisor.verbs import Reply, Request
 from orgtui.tui.app import OrgApp
 from tests.ledger.synth import power_law, write_run
 
@@ -59,18 +61,16 @@ def build_org(root: Path, agents: int = 4, *, supervisor_pid: int | None = None)
     (root / "roles").mkdir(exist_ok=True)
     for role in ("chief_scientist", "researcher"):
         (root / "roles" / f"{role}.md").write_text(f"You are the {role}.\n")
-    state = {
-        "version": 1,
-        "org": "lab",
-        "session": "orgtui-lab",
-        "tmux_socket": None,
-        "supervisor": {"pid": supervisor_pid, "started": NOW - 3725, "heartbeat": NOW},
-        "agents": {
-            name: new_agent(
+    state = OrgState(
+        org="lab",
+        session="orgtui-lab",
+        supervisor=SupervisorInfo(pid=supervisor_pid, started=NOW - 3725, heartbeat=NOW),
+        seats={
+            name: Seat(
                 name,
                 role,
                 backend,
-                status=status,
+                status=SeatStatus(status),
                 gpu=gpu,
                 branch=f"feat/softcap/{name}",
                 restarts=1 if name == "bo" else 0,
@@ -78,9 +78,9 @@ def build_org(root: Path, agents: int = 4, *, supervisor_pid: int | None = None)
             )
             for name, role, backend, status, gpu in seats
         },
-    }
+    )
     paths.org_dir.mkdir(parents=True, exist_ok=True)
-    paths.state_file.write_text(json.dumps(state))
+    paths.state_file.write_text(json.dumps(state.to_json()))
     _board(paths)
     _runs(paths)
     _gpu(paths)
@@ -153,7 +153,7 @@ def _gpu(paths: OrgPaths) -> None:
     rows = [json.loads(line) for line in (FIXTURES / "nvml_h100_trace.jsonl").open()]
     busy = max(rows, key=lambda r: r["util"])
     readings = tuple(
-        _reading_from_trace(busy | {"index": i, "util": busy["util"] - 20 * i}, "replay", NOW)
+        reading_from_trace(busy | {"index": i, "util": busy["util"] - 20 * i}, "replay", NOW)
         for i in range(4)
     )
     sample = GpuSample(time=NOW, source="replay", gpus=readings)
@@ -164,7 +164,7 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
     """Wait for the first snapshot (its worker may not have started yet on a loaded machine),
     then for every worker, then for the screen to settle."""
     for _ in range(400):
-        main = pilot.app.main
+        main = pilot.app.main_screen
         if pilot.app.snapshot is not None and main is not None and main.selected_name:
             break
         await pilot.pause(0.025)
@@ -176,14 +176,18 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
 
 @dataclass
 class Recorder:
-    """Stands in for the control socket and the terminal hand-over: records what was asked."""
+    """Stands in for the verb table and the terminal hand-over: records what was asked.
+
+    Only for what the TUI decides (which verb, which agent, which options); what a verb does
+    to an agent is tested through a real supervisor in test_verbs_e2e.py.
+    """
 
     commands: list[dict[str, Any]] = field(default_factory=list)
     takeovers: list[list[str]] = field(default_factory=list)
 
-    def command(self, payload: dict[str, Any]) -> str:
-        self.commands.append(payload)
-        return f"{payload['verb']}: recorded"
+    def command(self, request: Request) -> Reply:
+        self.commands.append(request.to_json())
+        return Reply(True, said=f"{request.verb}: recorded")
 
     def takeover(self, app: Any, argv: list[str]) -> None:
         self.takeovers.append(argv)

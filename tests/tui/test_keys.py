@@ -28,7 +28,7 @@ async def shows(pilot, screen_type: type) -> bool:  # type: ignore[no-untyped-de
 
 
 def selected(app) -> str:  # type: ignore[no-untyped-def]
-    return app.main.selected().agent
+    return app.main_screen.selected().agent
 
 
 async def test_cards_show_the_org(make_app) -> None:
@@ -110,9 +110,7 @@ async def test_handoff_dialog(make_app, recorder) -> None:
         app.screen.query_one("#backend", Select).value = "claude"
         await pilot.click("#ok")
         await settle(pilot)
-    assert recorder.commands == [
-        {"verb": "handoff", "agent": "ada", "backend": "claude", "to": None}
-    ]
+    assert recorder.commands == [{"verb": "handoff", "agent": "ada", "backend": "claude"}]
 
 
 async def test_new_agent_dialog(make_app, recorder) -> None:
@@ -256,15 +254,58 @@ async def test_supervisor_down_banner_and_start_key(make_app, org_root) -> None:
     state.write_text(
         state.read_text().replace(f'"pid": {__import__("os").getpid()}', '"pid": null')
     )
-    app = make_app()
     started: list[list[str]] = []
-    app.run_cli = lambda args, title: started.append(args)  # type: ignore[method-assign]
+
+    def cli(argv: list[str]) -> str:
+        started.append(argv)
+        return "org lab: session orgtui-lab; started 0 agent(s)"
+
+    app = make_app(cli_runner=cli)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         banner = app.screen.query_one("#banner")
         assert banner.display and "supervisor is down" in str(banner.render())
         await pilot.press("U")
-    assert started == [["up"]]
+        await settle(pilot)
+    assert started == [[*ORGTUI, "up", "--root", str(org_root), "--socket", "tui-test"]]
+
+
+async def test_help_shows_keys_as_typed_with_remaps(make_app) -> None:
+    app = make_app(keys={"takeover": "t", "park": "P"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert await shows(pilot, HelpScreen)
+    rows = dict((text, key) for key, text in app.help_rows())
+    assert rows["this list"] == "?"
+    assert rows["filter agents by name, role, backend or state"] == "/"
+    assert rows["take over the agent: its tmux window; detach (prefix d) to come back"] == "t"
+    assert rows["park the agent: WIP commit, window closed, seat kept"] == "P"
+    assert rows["switch between the dark and the light theme"] == "^t"
+
+
+async def test_scrolling_the_board_marks_nothing_read_opening_does(
+    make_app, org_root, monkeypatch
+) -> None:
+    monkeypatch.setattr(BoardScreen, "OPEN_AFTER_S", 3600.0)  # a highlight never lingers
+    paths = OrgPaths(org_root)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        assert await shows(pilot, BoardScreen)
+        table = app.screen.query_one(DataTable)
+        table.focus()
+        table.move_cursor(row=0)
+        for _ in range(table.row_count):
+            await pilot.press("down")
+        await settle(pilot)
+        assert board.read_state(paths, "human").read == frozenset()
+        question = next(m for m in app.snapshot.messages if m.kind == "question")
+        table.move_cursor(row=table.get_row_index(question.id))
+        await pilot.press("enter")
+        await settle(pilot)
+    assert board.read_state(paths, "human").read == {question.id}
 
 
 async def test_quit_leaves_agents_alone(make_app, recorder) -> None:
@@ -274,3 +315,24 @@ async def test_quit_leaves_agents_alone(make_app, recorder) -> None:
         await pilot.press("q")
     assert recorder.commands == [] and recorder.takeovers == []
     assert app.return_code == 0
+
+
+async def test_clicking_a_card_selects_it(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.click("#card-bo")
+        await pilot.pause()
+        assert selected(app) == "bo" and app.screen.query_one("#card-bo").has_class("-selected")
+        assert not app.screen.query_one("#card-chief").has_class("-selected")
+
+
+async def test_enter_on_an_agent_screen_takes_that_agent_over(make_app, recorder) -> None:
+    app = make_app(keys={"takeover": "t"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "right", "a")
+        assert await shows(pilot, AgentScreen)
+        await pilot.press("t")  # the remap reaches the agent screen's binding too
+        await settle(pilot)
+    assert [argv[argv.index("attach") + 1] for argv in recorder.takeovers] == ["bo"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from orgtui import procs
 from tests.conftest import wait_for
 from tests.supervisor.helpers import orgtui, state, tmux, write_org
 
@@ -28,6 +29,48 @@ def screen(socket: str) -> str:
     return tmux(socket, "capture-pane", "-p", "-t", "tui")
 
 
+def start_tui(outer_socket: str, repo: Path, socket: str) -> None:
+    tui = f"{sys.executable} -m orgtui --root {repo} --socket {socket}"
+    subprocess.run(
+        [
+            "tmux",
+            "-L",
+            outer_socket,
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "120",
+            "-y",
+            "36",
+            tui,
+        ],
+        check=True,
+    )
+
+
+def test_a_verb_key_in_a_terminal_reaches_the_agent(
+    git_repo: Path, tmux_socket: str, outer_socket: str
+) -> None:
+    """In a real terminal the app captures stdout: a verb's worker must still reach tmux."""
+    write_org(git_repo, {"worker": "echo hello-from-worker; exec sleep 600"})
+    orgtui(git_repo, tmux_socket, "up")
+    try:
+        wait_for(lambda: state(git_repo)["agents"]["worker"].get("pane_pid"), "worker")
+        start_tui(outer_socket, git_repo, tmux_socket)
+        wait_for(lambda: "hello-from-worker" in screen(outer_socket), "the pane preview", 30)
+        tmux(outer_socket, "send-keys", "-t", "tui", "s")
+        wait_for(
+            lambda: procs.any_stopped(state(git_repo)["agents"]["worker"]["pane_pid"]),
+            "the worker stopped (state T)",
+            timeout=30,
+        )
+        wait_for(lambda: " suspended " in screen(outer_socket), "the badge", timeout=30)
+    finally:
+        orgtui(git_repo, tmux_socket, "down")
+
+
 def test_take_over_an_agent_and_come_back(
     git_repo: Path, tmux_socket: str, outer_socket: str
 ) -> None:
@@ -35,24 +78,7 @@ def test_take_over_an_agent_and_come_back(
     orgtui(git_repo, tmux_socket, "up")
     try:
         worker_pid = wait_for(lambda: state(git_repo)["agents"]["worker"].get("pane_pid"), "worker")
-        tui = f"{sys.executable} -m orgtui --root {git_repo} --socket {tmux_socket}"
-        subprocess.run(
-            [
-                "tmux",
-                "-L",
-                outer_socket,
-                "new-session",
-                "-d",
-                "-s",
-                "tui",
-                "-x",
-                "120",
-                "-y",
-                "36",
-                tui,
-            ],
-            check=True,
-        )
+        start_tui(outer_socket, git_repo, tmux_socket)
         wait_for(
             lambda: "Take over" in screen(outer_socket) and "worker" in screen(outer_socket),
             "the TUI's first frame",

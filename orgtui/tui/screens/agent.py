@@ -7,26 +7,29 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
-from orgtui.tui.data import OrgSnapshot
+from orgtui.snapshot import AgentView, Feed, OrgSnapshot
+from orgtui.tui.messages import TakeOverRequested
 
 PANE_LINES = 40
 
 
 class AgentScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        ("escape", "app.pop_screen", "Back"),
-        ("enter", "app.takeover", "Take over"),
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("enter", "takeover", "Take over", id="takeover"),
     ]
 
-    def __init__(self, agent: str) -> None:
+    def __init__(self, agent: str, feed: Feed) -> None:
         super().__init__()
         self.agent = agent
+        self.feed = feed
+        self.view: AgentView | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="agent-title", classes="panel-title")
@@ -40,31 +43,39 @@ class AgentScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.watch(self.app, "snapshot", self.show_snapshot)
         self.refresh_pane()
         self.set_interval(1.0, self.refresh_pane)
 
-    @work(thread=True, exclusive=True, group="pane")
-    def refresh_pane(self) -> None:
-        feed = self.app.feed  # type: ignore[attr-defined]
-        snapshot: OrgSnapshot | None = self.app.snapshot  # type: ignore[attr-defined]
-        view = (
-            next((a for a in snapshot.agents if a.name == self.agent), None) if snapshot else None
-        )
-        pane = feed.pane_text(view.pane_id, PANE_LINES) if view and view.pane_id else ""
-        runs = [r for r in feed.runs() if r.agent == self.agent]
-        commits = feed.commits(self.agent, 8)
-        self.app.call_from_thread(self.show, snapshot, pane, runs, commits)
+    def action_takeover(self) -> None:
+        self.post_message(TakeOverRequested(self.agent))
 
-    def show(
-        self, snapshot: OrgSnapshot | None, pane: str, runs: list[Any], commits: list[str]
-    ) -> None:
-        view = (
-            next((a for a in snapshot.agents if a.name == self.agent), None) if snapshot else None
-        )
+    def refresh_pane(self) -> None:
+        self.read_activity(self.view.pane_id if self.view else None)
+
+    @work(thread=True, exclusive=True, group="pane")
+    def read_activity(self, pane_id: str | None) -> None:
+        """The pane, the agent's runs and commits: tmux, files and git, off the event loop."""
+        pane = self.feed.pane_text(pane_id, PANE_LINES) if pane_id else ""
+        runs = [r for r in self.feed.runs() if r.agent == self.agent]
+        commits = self.feed.commits(self.agent, 8)
+        self.app.call_from_thread(self.show_activity, pane, runs, commits)
+
+    def show_snapshot(self, snapshot: OrgSnapshot | None) -> None:
+        self.view = snapshot.agent(self.agent) if snapshot else None
         title = f"{self.agent}"
-        if view:
+        if view := self.view:
             title += f" — {view.role} · {view.backend} · {view.status} · ⎇ {view.branch or '—'}"
         self.query_one("#agent-title", Static).update(title)
+        mine = [
+            m for m in (snapshot.messages if snapshot else ()) if self.agent in (m.sender, *m.to)
+        ]
+        text = Text("Messages\n", style="bold")
+        for m in mine[-8:]:
+            text += Text(f"  {m.sender} → {', '.join(m.to)}: {m.subject}\n")
+        self.query_one("#agent-messages", Static).update(text)
+
+    def show_activity(self, pane: str, runs: list[Any], commits: list[str]) -> None:
         self.query_one("#agent-pane", Static).update(Text(pane or "(no pane output)", no_wrap=True))
         plot = self.query_one(PlotextPlot).plt
         plot.clear_data()
@@ -84,13 +95,6 @@ class AgentScreen(Screen):
         self.query_one("#agent-runs", Static).update(
             lines if runs else Text("Runs: none yet", style="dim")
         )
-        mine = [
-            m for m in (snapshot.messages if snapshot else ()) if self.agent in (m.sender, *m.to)
-        ]
-        text = Text("Messages\n", style="bold")
-        for m in mine[-8:]:
-            text += Text(f"  {m.sender} → {', '.join(m.to)}: {m.subject}\n")
-        self.query_one("#agent-messages", Static).update(text)
         text = Text("Commits\n", style="bold")
         for line in commits:
             text += Text(f"  {line}\n")

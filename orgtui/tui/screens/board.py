@@ -1,4 +1,8 @@
-"""The board screen: every message, filters, the selected message in full, compose and reply."""
+"""The board screen: every message, filters, the selected message in full, compose and reply.
+
+A message counts as read once the person opens it (enter), replies to it, or leaves the
+cursor on it for ``OPEN_AFTER_S``: scrolling past a row writes no read receipt.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,15 @@ from rich.console import Group
 from rich.markdown import Markdown
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from orgtui.tui.data import MessageView, OrgSnapshot
+from orgtui.snapshot import MessageView, OrgSnapshot
+from orgtui.tui.messages import ComposeRequested
 from orgtui.tui.widgets.board_table import BoardTable
 
 
@@ -34,15 +41,27 @@ def keep(message: MessageView, text: str) -> bool:
 
 class BoardScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        ("escape", "app.pop_screen", "Back"),
-        ("c", "compose", "Compose"),
-        ("R", "reply", "Reply"),
-        ("slash", "focus_filter", "Filter"),
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("c", "compose", "Compose", id="board.compose"),
+        Binding("R", "reply", "Reply", id="board.reply"),
+        Binding("slash", "focus_filter", "Filter", id="board.filter"),
     ]
 
-    def __init__(self, snapshot: OrgSnapshot) -> None:
+    OPEN_AFTER_S: ClassVar[float] = 0.8
+    """A highlighted message counts as opened after the cursor stays this long on it."""
+
+    class MessageOpened(Message):
+        """The person read a message: the app records the read receipt."""
+
+        def __init__(self, message: MessageView) -> None:
+            super().__init__()
+            self.message = message
+
+    def __init__(self) -> None:
         super().__init__()
-        self.snapshot = snapshot
+        self.snapshot: OrgSnapshot | None = None
+        self._opened: set[str] = set()
+        self._open_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Board — filter: from:NAME kind:KIND thread:T or words", classes="panel-title")
@@ -54,10 +73,12 @@ class BoardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.show_snapshot(self.snapshot)
+        self.watch(self.app, "snapshot", self.show_snapshot)
         self.query_one(BoardTable).focus()
 
-    def show_snapshot(self, snapshot: OrgSnapshot) -> None:
+    def show_snapshot(self, snapshot: OrgSnapshot | None) -> None:
+        if snapshot is None:
+            return
         self.snapshot = snapshot
         text = self.query_one("#board-filter", Input).value
         self.query_one(BoardTable).show(m for m in snapshot.messages if keep(m, text))
@@ -69,6 +90,9 @@ class BoardScreen(Screen):
         message = self.current()
         if message is None:
             return
+        if self._open_timer is not None:
+            self._open_timer.stop()
+        self._open_timer = self.set_timer(self.OPEN_AFTER_S, lambda: self._open(message))
         if message.malformed:
             body = Text(f"{message.subject}\nmalformed: {message.malformed}", style="red")
             self.query_one("#message", Static).update(body)
@@ -82,11 +106,20 @@ class BoardScreen(Screen):
         self.query_one("#message", Static).update(
             Group(head, Markdown(message.body or "_(empty)_"))
         )
-        self.app.mark_read(message.id)  # type: ignore[attr-defined]
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if message := self.current():
+            self._open(message)
+
+    def _open(self, message: MessageView) -> None:
+        """Announce a read once per message and screen, and only for one still unread."""
+        if message.unread and not message.malformed and message.id not in self._opened:
+            self._opened.add(message.id)
+            self.post_message(self.MessageOpened(message))
 
     def current(self) -> MessageView | None:
         table = self.query_one(BoardTable)
-        if not table.row_count:
+        if not table.row_count or self.snapshot is None:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return next((m for m in self.snapshot.messages if m.id == key), None)
@@ -95,11 +128,14 @@ class BoardScreen(Screen):
         self.query_one("#board-filter", Input).focus()
 
     def action_compose(self) -> None:
-        self.app.compose_message()  # type: ignore[attr-defined]
+        self.post_message(ComposeRequested())
 
     def action_reply(self) -> None:
         message = self.current()
         if message and not message.malformed:
-            self.app.compose_message(  # type: ignore[attr-defined]
-                to=message.sender, subject=f"Re: {message.subject}", reply_to=message.id
+            self._open(message)
+            self.post_message(
+                ComposeRequested(
+                    to=message.sender, subject=f"Re: {message.subject}", reply_to=message.id
+                )
             )

@@ -11,9 +11,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
+from orgtui.paths import OrgPaths
+
 
 class GpuScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, paths: OrgPaths) -> None:
+        super().__init__()
+        self.paths = paths
 
     def compose(self) -> ComposeResult:
         yield Static("GPUs", id="gpu-title", classes="panel-title")
@@ -28,7 +34,7 @@ class GpuScreen(Screen):
     def load(self) -> None:
         from orgtui.gpu import describe_flags, read_samples
 
-        samples = read_samples(self.app.feed.paths, last_n=600)  # type: ignore[attr-defined]
+        samples = read_samples(self.paths, last_n=600)
         flags = describe_flags(samples[-1]) if samples else []
         self.app.call_from_thread(self.show, samples, flags)
 

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
 from orgtui.ledger.verdicts import VERDICT_STYLE
+from orgtui.paths import OrgPaths
 
 COLUMNS = (
     ("variant", 16),
@@ -29,6 +30,10 @@ COLUMNS = (
 
 class LedgerScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, paths: OrgPaths) -> None:
+        super().__init__()
+        self.paths = paths
 
     def compose(self) -> ComposeResult:
         yield Static("Ledger", id="ledger-title", classes="panel-title")
@@ -47,7 +52,7 @@ class LedgerScreen(Screen):
     def load(self) -> None:
         from orgtui.ledger import Ledger
 
-        ledger = Ledger.load(self.app.feed.paths)  # type: ignore[attr-defined]
+        ledger = Ledger.load(self.paths)
         rows, report = ledger.table(), ledger.report()
         self.app.call_from_thread(self.show, ledger.baseline, rows, report)
 

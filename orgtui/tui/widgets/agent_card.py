@@ -9,10 +9,11 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from orgtui.tui.data import AgentView
+from orgtui.snapshot import AgentView
 from orgtui.tui.widgets.gauges import gpu_gauge, sparkline
 
 # Distinct at a glance, in both themes: the badge is reverse video on these colours.
@@ -37,15 +38,31 @@ class AgentCard(Widget):
     """A card. The selection is a class (``-selected``), not focus: moving it restyles two
     cards instead of re-running the footer and focus chain over the whole screen."""
 
-    view: reactive[AgentView | None] = reactive(None, always_update=True)
+    class Selected(Message):
+        """The person clicked the card: the screen moves its selection here."""
+
+        def __init__(self, card: AgentCard) -> None:
+            super().__init__()
+            self.card = card
+
+        @property
+        def control(self) -> AgentCard:
+            return self.card
+
+    view: reactive[AgentView | None] = reactive(None)
+    """What the org's snapshot says of the agent."""
+    gpu_source: reactive[str] = reactive("none")
+    """Where GPU readings come from (nvml, replay, none): the gauge says why one is missing."""
     pane: reactive[str] = reactive("")
+    """The last lines of the agent's pane."""
     commit: reactive[str] = reactive("")
+    """The last commit on the agent's branch."""
 
     def __init__(self, view: AgentView, *, gpu_source: str = "none") -> None:
         super().__init__(id=f"card-{view.name}", classes="agent-card")
         self.agent = view.name
-        self.gpu_source = gpu_source
         self.set_reactive(AgentCard.view, view)
+        self.set_reactive(AgentCard.gpu_source, gpu_source)
         self.add_class(f"-{view.status}")
 
     def watch_view(self, old: AgentView | None, new: AgentView | None) -> None:
@@ -54,7 +71,7 @@ class AgentCard(Widget):
             self.add_class(f"-{new.status}")
 
     def on_click(self) -> None:
-        self.screen.select(self.agent)  # type: ignore[attr-defined]
+        self.post_message(self.Selected(self))
 
     def render(self) -> RenderableType:
         view = self.view

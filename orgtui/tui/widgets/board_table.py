@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.widgets import DataTable
 
-from orgtui.tui.data import MessageView
+from orgtui.snapshot import MessageView
 
 
 class BoardTable(DataTable):
     """Latest messages; the row key is the message id."""
 
-    def __init__(self, *, compact: bool = False, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, compact: bool = False, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, id=id)
         self.compact = compact
         self._shown: tuple[str, ...] = ()
 

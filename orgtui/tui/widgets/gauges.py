@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from orgtui.tui.data import GpuView
+from orgtui.snapshot import GpuView
 
 BAR_WIDTH = 10
 

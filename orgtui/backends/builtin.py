@@ -1,17 +1,11 @@
-"""Registers the ``builtin`` and ``scripted`` backends: panes that run orgtui itself."""
+"""The ``builtin`` and ``scripted`` backends: panes that run orgtui itself."""
 
 from __future__ import annotations
 
 import shlex
 
-from orgtui.supervisor.backends import (
-    BackendError,
-    Launch,
-    LaunchContext,
-    base_env,
-    orgtui_command,
-    register_backend,
-)
+from orgtui.backends.base import BackendError, Launch, LaunchContext, base_env
+from orgtui.invocation import orgtui_command
 
 
 def _own(context: LaunchContext, verb: str) -> Launch:
@@ -35,7 +29,3 @@ def scripted(context: LaunchContext) -> Launch:
             f"agent {context.spec.name!r}: backend 'scripted' needs playbook = \"FILE.toml\""
         )
     return _own(context, "play")
-
-
-register_backend("builtin", builtin)
-register_backend("scripted", scripted)

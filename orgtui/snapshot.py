@@ -1,23 +1,31 @@
-"""The TUI's feed: reads ``.org/`` (off the event loop) into plain snapshots for widgets.
+"""The TUI's read model: one ``OrgSnapshot`` of ``.org/``, built off the event loop.
 
-Every reader here is forgiving — a missing supervisor, a torn metrics line or a malformed board
-file becomes a field of the snapshot, never an exception — because the TUI must keep drawing
-whatever state the org is in. Nothing here imports libtmux, git, pynvml or a model SDK:
-tmux and git are asked through short subprocesses, and only for what is on screen.
+- Forgiving: a missing supervisor, a torn metrics line or a malformed board file becomes a
+  field of the snapshot, never an exception, because the TUI must draw whatever state the
+  org is in.
+- Cheap to import: every reader is imported inside the method that needs it, so the TUI's
+  first frame does not wait for libtmux, GitPython, psutil or the ledger.
+- Pane text and commits come from the modules that own tmux and git (``supervisor.tmux``,
+  ``supervisor.worktrees``); callers ask only for what is on screen, from a worker thread.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orgtui.paths import OrgPaths
 
+if TYPE_CHECKING:
+    from orgtui.config import AgentSpec, OrgConfig
+    from orgtui.supervisor.state import OrgState, Seat
+    from orgtui.supervisor.tmux import Tmux
+
 SPARK_POINTS = 60
+PANE_SCROLLBACK = 40
+"""Extra lines captured above the wanted ones, so blank lines at a pane's bottom are skipped."""
 
 
 @dataclass(frozen=True)
@@ -87,19 +95,29 @@ class OrgSnapshot:
     gpu_source: str
     taken: float = field(default_factory=time.time)
     problems: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    """Role prompts under ``roles/`` (for the new-agent dialog)."""
+
+    def agent(self, name: str) -> AgentView | None:
+        return next((a for a in self.agents if a.name == name), None)
 
 
 class Feed:
-    """Reads snapshots of one org; caches parsed runs by file size so refreshes stay cheap."""
+    """Reads snapshots of one org; caches parsed runs by file size so refreshes stay cheap.
+
+    Every method blocks on files, tmux or git: call them from a worker thread.
+    """
 
     def __init__(self, root: Path, socket: str | None = None) -> None:
         self.root = root
         self.paths = OrgPaths(root)
         self.socket = socket
+        self.tmux_socket = socket
+        """The tmux server the org runs on: ``--socket``, else the one state.json records."""
+        self._tmux: Tmux | None = None
         self._runs: dict[Path, tuple[int, Any]] = {}
 
-    # -- config and state ------------------------------------------------------------------
-    def _config(self) -> tuple[Any, str | None]:
+    def _config(self) -> tuple[OrgConfig | None, str | None]:
         from orgtui.config import load_config
         from orgtui.errors import OrgtuiError
 
@@ -108,12 +126,11 @@ class Feed:
         except OrgtuiError as error:
             return None, str(error)
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> OrgState:
         from orgtui.supervisor.state import load_state
 
         return load_state(self.paths)
 
-    # -- runs ------------------------------------------------------------------------------
     def runs(self) -> list[Any]:
         """Every run, re-parsing only the metrics files that grew."""
         from orgtui.ledger import load_run
@@ -135,17 +152,14 @@ class Feed:
             out.append(cached[1])
         return sorted(out, key=lambda r: (r.started, r.run_id))
 
-    # -- the snapshot ----------------------------------------------------------------------
     def snapshot(self, now: float | None = None) -> OrgSnapshot:
         from orgtui import board
-        from orgtui.supervisor.state import supervisor_alive
 
         config, problem = self._config()
         state = self._state()
         problems = [problem] if problem else []
-        records: dict[str, dict[str, Any]] = dict(state.get("agents") or {})
         specs = {a.name: a for a in config.agents} if config else {}
-        names = list(specs) + [n for n in records if n not in specs]
+        names = list(specs) + [n for n in state.seats if n not in specs]
         try:
             listed = board.list_messages(self.paths)
         except OSError as error:
@@ -156,57 +170,41 @@ class Feed:
         runs = self.runs()
         latest_run = {r.agent: r for r in runs if r.agent}
         gpus, source = _gpus(self.paths)
-        agents = []
-        for name in names:
-            record = records.get(name, {})
-            spec = specs.get(name)
-            run = latest_run.get(name)
-            gpu = record.get("gpu", spec.gpu if spec else None)
-            agents.append(
-                AgentView(
-                    name=name,
-                    role=str(record.get("role") or (spec.role if spec else "?")),
-                    backend=str(record.get("backend") or (spec.backend if spec else "?")),
-                    status=str(record.get("status") or "dead"),
-                    branch=record.get("branch"),
-                    gpu=gpu if isinstance(gpu, int) else None,
-                    gpu_view=gpus.get(gpu) if isinstance(gpu, int) else None,
-                    unread=unread.get(name, 0),
-                    detail=str(record.get("detail") or ""),
-                    run_id=run.run_id if run else None,
-                    loss=tuple(loss for _, _, loss in run.train[-SPARK_POINTS:]) if run else (),
-                    last_bpb=run.evals[-1][2] if run and run.evals else None,
-                    pane_id=record.get("pane_id"),
-                    window_id=record.get("window_id"),
-                    restarts=int(record.get("restarts") or 0),
-                )
+        agents = tuple(
+            _agent_view(
+                name, state.seats.get(name), specs.get(name), latest_run.get(name), unread, gpus
             )
-        views = [_message_view(m, human_read) for m in listed]
-        sup = state.get("supervisor") or {}
+            for name in names
+        )
+        self.tmux_socket = self.socket or state.tmux_socket
         return OrgSnapshot(
-            name=config.org.name if config else str(state.get("org") or self.root.name),
+            name=config.org.name if config else state.org or self.root.name,
             task=config.org.task if config else "",
-            session=str(state.get("session") or (config.org.session_name if config else "")),
-            socket=self.socket or state.get("tmux_socket"),
-            supervisor_alive=supervisor_alive(state),
-            supervisor_started=sup.get("started"),
-            agents=tuple(agents),
-            messages=tuple(views[-200:]),
+            session=state.session or (config.org.session_name if config else ""),
+            socket=self.tmux_socket,
+            supervisor_alive=state.supervisor_alive(),
+            supervisor_started=state.supervisor.started,
+            agents=agents,
+            messages=tuple(_message_view(m, human_read) for m in listed[-200:]),
             gpu_hours=sum(r.gpu_hours for r in runs),
             best_improvement=_best(self.paths, runs),
             gpu_source=source,
             taken=time.time() if now is None else now,
             problems=tuple(problems),
+            roles=_roles(self.paths),
         )
 
-    # -- tmux and git, only for what is visible ---------------------------------------------
-    def pane_text(self, target: str, lines: int = 8) -> str:
-        """The last ``lines`` of a pane (``tmux capture-pane``); empty when tmux says no."""
-        argv = ["tmux", *(["-L", self.socket] if self.socket else [])]
-        argv += ["capture-pane", "-p", "-J", "-t", target, "-S", f"-{max(lines, 1) + 40}"]
+    def pane_text(self, pane_id: str, lines: int = 8) -> str:
+        """The last ``lines`` non-blank-ended lines of a pane; empty when tmux says no."""
+        from orgtui.errors import OrgtuiError
+
         try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=2).stdout
-        except (OSError, subprocess.TimeoutExpired):
+            if self._tmux is None:
+                from orgtui.supervisor.tmux import Tmux
+
+                self._tmux = Tmux(self.tmux_socket)
+            out = self._tmux.capture(pane_id, max(lines, 1) + PANE_SCROLLBACK)
+        except (OrgtuiError, OSError, ValueError):  # ValueError: a NUL in the id
             return ""
         kept = [line.rstrip() for line in out.splitlines()]
         while kept and not kept[-1]:
@@ -215,29 +213,57 @@ class Feed:
 
     def commits(self, agent: str, count: int = 1) -> list[str]:
         """``<sha> <subject>`` of the agent's last commits, from its worktree."""
-        worktree = self.paths.worktrees_dir / agent
-        if not worktree.is_dir():
-            return []
+        from orgtui.errors import OrgtuiError
+
         try:
-            out = subprocess.run(
-                ["git", "-C", str(worktree), "log", f"-{count}", "--format=%h %s"],
-                capture_output=True,
-                text=True,
-                timeout=3,
-            ).stdout
-        except (OSError, subprocess.TimeoutExpired):
+            worktree = self.paths.worktree(agent)
+        except OrgtuiError:
             return []
-        return [line for line in out.splitlines() if line.strip()]
+        if not worktree.is_dir():
+            return []  # no worktree yet: GitPython is not even imported
+        from orgtui.supervisor.worktrees import recent_commits
+
+        return recent_commits(worktree, count)
+
+
+def _agent_view(
+    name: str,
+    seat: Seat | None,
+    spec: AgentSpec | None,
+    run: Any,
+    unread: dict[str, int],
+    gpus: dict[int, GpuView],
+) -> AgentView:
+    """The only reader of seat records: a seat from state.json, else its org.toml spec."""
+    gpu = seat.gpu if seat is not None else spec.gpu if spec else None
+    return AgentView(
+        name=name,
+        role=(seat.role if seat else "") or (spec.role if spec else "?"),
+        backend=(seat.backend if seat else "") or (spec.backend if spec else "?"),
+        status=str(seat.status) if seat else "dead",
+        branch=seat.branch if seat else None,
+        gpu=gpu,
+        gpu_view=gpus.get(gpu) if gpu is not None else None,
+        unread=unread.get(name, 0),
+        detail=seat.detail if seat else "",
+        run_id=run.run_id if run else None,
+        loss=tuple(loss for _, _, loss in run.train[-SPARK_POINTS:]) if run else (),
+        last_bpb=run.evals[-1][2] if run and run.evals else None,
+        pane_id=seat.pane_id if seat else None,
+        window_id=seat.window_id if seat else None,
+        restarts=seat.restarts if seat else 0,
+    )
 
 
 def _unread_counts(paths: OrgPaths, names: list[str], messages: list[Any]) -> dict[str, int]:
     from orgtui import board
+    from orgtui.errors import OrgtuiError
 
     counts = {}
     for name in names:
         try:
             seen = board.read_state(paths, name)
-        except (OSError, ValueError):
+        except (OrgtuiError, OSError, ValueError):  # OrgtuiError: a seat with an invalid name
             continue
         counts[name] = sum(1 for m in messages if m.addressed_to(name) and not seen.is_read(m))
     return counts
@@ -299,14 +325,17 @@ def _best(paths: OrgPaths, runs: list[Any]) -> str:
     return f"-{gain:.4f} bpb ({name})" if name and gain is not None else "none verified"
 
 
+def _roles(paths: OrgPaths) -> tuple[str, ...]:
+    try:
+        found = paths.roles_dir.glob("*.md")
+        return tuple(sorted(p.stem for p in found if p.stem != "protocol"))
+    except OSError:
+        return ()
+
+
 def uptime(started: float | None, now: float) -> str:
     if not started:
         return "—"
     seconds = int(max(0.0, now - started))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
-
-
-def environment_without_tmux() -> dict[str, str]:
-    """The env for a child that attaches to another tmux server (tmux refuses to nest)."""
-    return {k: v for k, v in os.environ.items() if k != "TMUX"}

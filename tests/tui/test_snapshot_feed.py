@@ -1,0 +1,74 @@
+"""The read model never raises: whatever state.json, agent names or pane ids it meets, the
+snapshot comes back and the fields it could not read say so."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orgtui.paths import OrgPaths
+from orgtui.snapshot import Feed, OrgSnapshot
+from tests.tui.conftest import NOW, build_org
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+SEAT_FIELDS = st.sampled_from(
+    ["role", "backend", "status", "branch", "gpu", "pane_id", "window_id", "restarts", "detail"]
+)
+HOSTILE_NAMES = st.text(max_size=40) | st.sampled_from(["..", "../../etc", "-x", "a/b", "", "\0"])
+STATE = st.fixed_dictionaries(
+    {
+        "agents": st.dictionaries(
+            HOSTILE_NAMES, st.dictionaries(SEAT_FIELDS, JSON, max_size=6) | JSON, max_size=4
+        ),
+        "supervisor": JSON,
+        "org": JSON,
+        "session": JSON,
+        "tmux_socket": JSON,
+    }
+)
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ
+@given(state=STATE)
+def test_any_state_json_gives_a_snapshot(tmp_path: Path, state: dict) -> None:
+    root = tmp_path / "lab"
+    if not root.exists():  # one org per test; each example rewrites its state.json
+        root.mkdir()
+        build_org(root)
+    OrgPaths(root).state_file.write_text(json.dumps(state, allow_nan=True))
+    snapshot = Feed(root).snapshot(now=NOW)
+    assert isinstance(snapshot, OrgSnapshot)
+    assert [a.name for a in snapshot.agents][:4] == ["chief", "ada", "bo", "cy"]
+    for view in snapshot.agents:
+        assert isinstance(view.status, str) and isinstance(view.restarts, int)
+        assert view.gpu is None or isinstance(view.gpu, int)
+
+
+@FUZZ
+@given(name=HOSTILE_NAMES, pane=st.text(max_size=30))
+def test_hostile_names_and_pane_ids_read_as_nothing(tmp_path: Path, name: str, pane: str) -> None:
+    feed = Feed(tmp_path, socket="orgtui-test-no-such-server")
+    assert feed.commits(name, 3) == []
+    assert feed.pane_text(pane, 3) == ""
+
+
+def test_importing_the_tui_loads_no_system_library() -> None:
+    """The first frame waits for no tmux, git or process-table library: they load in workers."""
+    code = (
+        "import sys, orgtui.tui.app; "
+        "print(sorted(m for m in ('libtmux', 'git', 'psutil', 'pynvml') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
