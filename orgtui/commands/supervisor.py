@@ -98,7 +98,7 @@ def _ask(org: Org, request: Request) -> Reply:
 def cmd_up(args: argparse.Namespace) -> int:
     from orgtui.supervisor import launch, lifecycle
     from orgtui.supervisor.control import NotRunning, request
-    from orgtui.supervisor.state import org_lock, save_state
+    from orgtui.supervisor.state import org_lock
 
     org = _open(args)
     _check_gpus(org.config)
@@ -106,14 +106,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         try:
             started = request(org.paths, {"verb": "up"}, timeout=30.0).get("started", [])
         except NotRunning:
-            org.reload()
-            if not org.tmux.has_session(org.session):
-                # a fresh session: nothing can be adopted, so old panes are history
-                for record in org.state.seats.values():
-                    record.attach(None, None, None)
-            launch.ensure_session(org)
-            started = lifecycle.ensure_agents(org)
-            save_state(org.paths, org.state)
+            with org.transaction(held=True):
+                if not org.tmux.has_session(org.session):
+                    # a fresh session: nothing can be adopted, so old panes are history
+                    for record in org.state.seats.values():
+                        record.attach(None, None, None)
+                launch.ensure_session(org)
+                started = lifecycle.ensure_agents(org)
         else:
             launch.ensure_session(org)
     _wait_for_supervisor(org)
@@ -158,7 +157,6 @@ def cmd_down(args: argparse.Namespace) -> int:
     from orgtui import procs
     from orgtui.supervisor import lifecycle
     from orgtui.supervisor.control import ControlError, request
-    from orgtui.supervisor.state import org_lock, save_state
 
     org = _open(args)
     pid = org.state.supervisor.pid
@@ -170,10 +168,8 @@ def cmd_down(args: argparse.Namespace) -> int:
         procs.wait_gone(pid, 5.0)  # let it write its last state before the session goes
     else:
         lifecycle.stop_supervisor(org)
-        with org_lock(org.paths):
-            org.reload()
+        with org.transaction():
             lifecycle.down(org, park_first=args.park)
-            save_state(org.paths, org.state)
     org.tmux.kill_session(org.session)
     print(f"org {org.config.org.name}: down" + (" (work parked)" if args.park else ""))
     return 0

@@ -6,8 +6,10 @@ Only one process mutates state at a time: the supervisor, or a CLI verb inside
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from orgtui import board
@@ -16,7 +18,15 @@ from orgtui.config import AgentSpec, OrgConfig
 from orgtui.errors import OrgtuiError
 from orgtui.paths import OrgPaths
 from orgtui.supervisor import worktrees
-from orgtui.supervisor.state import OrgState, Seat, SeatStatus, load_state
+from orgtui.supervisor.state import (
+    OrgState,
+    Saver,
+    Seat,
+    SeatStatus,
+    load_state,
+    org_transaction,
+    save_state,
+)
 from orgtui.supervisor.tmux import Tmux
 
 
@@ -41,10 +51,19 @@ class Org:
     def stamp(self) -> None:
         self.state.stamp(self.config.org.name, self.session, self.tmux.socket_name)
 
-    def reload(self) -> None:
-        """Re-read state.json (call under the org lock) and stamp who the org is."""
-        self.state = load_state(self.paths)
-        self.stamp()
+    @contextlib.contextmanager
+    def transaction(self, *, save: Saver | None = save_state, held: bool = False) -> Iterator[None]:
+        """``org_transaction`` on this org: ``self.state`` is fresh inside, saved after."""
+        with org_transaction(
+            self.paths,
+            org=self.config.org.name,
+            session=self.session,
+            socket=self.tmux.socket_name,
+            save=save,
+            held=held,
+        ) as state:
+            self.state = state
+            yield
 
 
 def open_org(config: OrgConfig, socket_name: str | None) -> Org:

@@ -14,7 +14,7 @@ import fcntl
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -197,16 +197,30 @@ def org_lock(paths: OrgPaths) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+Saver = Callable[[OrgPaths, OrgState], object]
+
+
 @contextlib.contextmanager
 def org_transaction(
-    paths: OrgPaths, *, org: str, session: str, socket: str | None
+    paths: OrgPaths,
+    *,
+    org: str,
+    session: str,
+    socket: str | None,
+    save: Saver | None = save_state,
+    held: bool = False,
 ) -> Iterator[OrgState]:
-    """Lock, load, stamp who the org is, hand the state to the caller, save on success."""
-    with org_lock(paths):
+    """Lock, load, stamp who the org is, hand the state to the caller, save on success.
+
+    ``held``: the caller already holds the org lock (a second flock from this process would
+    wait for itself). ``save`` None: a read that must not write.
+    """
+    with contextlib.nullcontext() if held else org_lock(paths):
         state = load_state(paths)
         state.stamp(org, session, socket)
         yield state
-        save_state(paths, state)
+        if save is not None:
+            save(paths, state)
 
 
 # -- tolerant field reading ------------------------------------------------------------------

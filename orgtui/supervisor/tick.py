@@ -28,7 +28,7 @@ from orgtui.errors import OrgtuiError
 from orgtui.supervisor import detectors, layout, lifecycle, verbs
 from orgtui.supervisor.control import ControlServer
 from orgtui.supervisor.seats import log, open_org, post_system, seat, seat_names
-from orgtui.supervisor.state import Seat, SeatStatus, org_lock, save_state
+from orgtui.supervisor.state import Seat, SeatStatus, save_state
 from orgtui.supervisor.tmux import Pane
 
 SHELLS = {"bash", "zsh", "sh", "fish", "dash", "ksh", "tcsh"}
@@ -75,13 +75,11 @@ class Supervisor:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Adopt what runs (under the org lock, so a concurrent `up` finishes first)."""
-        with org_lock(self.paths):
-            self.org.reload()
-            now = time.time()
+        now = time.time()
+        with self.org.transaction(save=lambda *_: self.save(now)):
             sup = self.org.state.supervisor
             sup.pid, sup.started, sup.heartbeat = os.getpid(), now, now
             lifecycle.adopt_running(self.org)
-            self.save(now)
         self._open_gpu()
         log(self.paths, f"supervisor {os.getpid()} started")
 

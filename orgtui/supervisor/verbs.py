@@ -17,7 +17,7 @@ from orgtui.errors import OrgtuiError
 from orgtui.supervisor import handoff, layout, lifecycle
 from orgtui.supervisor.control import ControlError, NotRunning, request
 from orgtui.supervisor.seats import Org, open_org
-from orgtui.supervisor.state import OrgState, Seat, org_lock, save_state
+from orgtui.supervisor.state import OrgState, Seat, save_state
 
 WIRE_OPTIONS = ("backend", "to", "role", "gpu", "command", "park")
 """Request options, sent flat beside ``verb`` and ``agent`` on the control socket."""
@@ -212,13 +212,9 @@ def ask(org: Org, req: Request, *, timeout: float = 30.0) -> Reply:
         pass
     except ControlError as error:
         return Reply(False, error=str(error))
-    with org_lock(org.paths):
-        org.reload()
-        reply = dispatch(org, req)
-        verb = VERBS.get(req.verb)
-        if verb is not None and verb.changes:
-            save_state(org.paths, org.state)
-    return reply
+    verb = VERBS.get(req.verb)
+    with org.transaction(save=save_state if verb is not None and verb.changes else None):
+        return dispatch(org, req)
 
 
 def send(root: Path, socket: str | None, req: Request, *, timeout: float = 30.0) -> Reply:
