@@ -2,6 +2,8 @@
 
 Each benchmark is a script that prints one JSON object on its last stdout line. Options are
 passed through per benchmark with ``--args NAME="..."`` (e.g. ``--args supervisor_cpu="--seconds 10"``).
+``--anchor PATH`` hands the GPU anchor trainer to nanochat_gpu, which runs it in the same
+invocation and reports its figures as ``ratio_to_anchor``.
 """
 
 from __future__ import annotations
@@ -69,12 +71,15 @@ def main() -> int:
     parser.add_argument("--skip", nargs="*", default=[], help="benchmark names to skip")
     parser.add_argument("--args", action="append", default=[], metavar='NAME="ARGS"')
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per benchmark")
+    parser.add_argument("--anchor", type=Path, help="anchor_train.py, for nanochat_gpu's ratio")
     options = parser.parse_args()
 
     extra: dict[str, list[str]] = {}
     for item in options.args:
         name, _, value = item.partition("=")
         extra[name] = shlex.split(value)
+    if options.anchor:
+        extra.setdefault("nanochat_gpu", []).extend(["--anchor", str(options.anchor.resolve())])
 
     scripts = sorted(p for p in HERE.glob("*.py") if p.stem not in SKIP)
     if options.only:

@@ -4,7 +4,8 @@ Sources:
 - text files or directories of them (*.txt, *.md): documents are separated by two blank lines;
 - parquet shards with a `text` column (the FineWeb-Edu layout), one document per row;
 - `python -m nanochat.data build --source stdlib OUT`: an offline corpus made of the docstrings
-  of the installed Python standard library (ast only, no imports, no network).
+  of the installed Python standard library (ast only, no imports, no network);
+- `python -m nanochat.data download --shards N`: FineWeb-Edu parquet shards (see fineweb.py).
 The split is by a hash of each document, so it does not depend on file order or seed.
 """
 
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from .tokenizer import Tokenizer
+from . import fineweb
+from .tokenizer import DOC_CAP, MAX_CHARS, Tokenizer
 
 DOC_SEP = "\n\n\n"
 TEXT_SUFFIXES = (".txt", ".md")
@@ -78,12 +80,13 @@ def tokenizer_dir(path: str | Path, vocab_size: int) -> Path:
     return base / f".tokenizer-{vocab_size}"
 
 
-def get_tokenizer(path: str | Path, vocab_size: int) -> Tokenizer:
+def get_tokenizer(path: str | Path, vocab_size: int, **caps: int) -> Tokenizer:
+    """The corpus's cached tokenizer, else one trained on its train split (caps: max_chars,
+    doc_cap)."""
     from .tokenizer import load_or_train
 
-    return load_or_train(
-        tokenizer_dir(path, vocab_size), split_documents(path, "train"), vocab_size
-    )
+    docs = split_documents(path, "train")
+    return load_or_train(tokenizer_dir(path, vocab_size), docs, vocab_size, **caps)
 
 
 def packed_rows(
@@ -246,11 +249,24 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("tokenizer", help="train (or load the cached) tokenizer of a corpus")
     t.add_argument("corpus", type=Path)
     t.add_argument("--vocab-size", type=int, default=1024)
+    t.add_argument("--max-chars", type=int, default=MAX_CHARS, help="characters to train on")
+    t.add_argument("--doc-cap", type=int, default=DOC_CAP, help="characters kept per document")
+    d = sub.add_parser("download", help="fetch FineWeb-Edu parquet shards (resumable, checked)")
+    d.add_argument("--shards", type=int, required=True, help="shards 0..N-1, ~100 MB each")
+    d.add_argument("--dir", type=Path, default=fineweb.DEFAULT_DIR, help="default: %(default)s")
+    d.add_argument("--base-url", help=f"default: ${fineweb.URL_ENV}, else {fineweb.BASE_URL}")
     args = ap.parse_args(argv)
     if args.cmd == "build":
         print(build_stdlib(args.out, args.max_bytes))
+    elif args.cmd == "download":
+        try:
+            print(fineweb.download(args.shards, args.dir, args.base_url))
+        except fineweb.DownloadError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     else:
-        tok = get_tokenizer(args.corpus, args.vocab_size)
+        caps = {"max_chars": args.max_chars, "doc_cap": args.doc_cap}
+        tok = get_tokenizer(args.corpus, args.vocab_size, **caps)
         bpt = tok.bytes_per_token(split_documents(args.corpus, "val"))
         print(
             {

@@ -8,6 +8,8 @@ Notable design choices:
 - width = depth x 64 (the `aspect` ratio), head dim 128 (clamped for tiny models)
 - optional logit softcap: `softcap * tanh(logits / softcap)`, off when 0
 - SDPA attention with is_causal (flash kernels on GPU)
+- `fused_qkv` switch: q, k and v as one (3, dim, dim) weight and one matmul; Muon still
+  orthogonalises each of the three matrices on its own, so the maths is unchanged
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class GPTConfig:
     aspect: int = 64
     head_dim: int = 128
     softcap: float = 15.0  # 0 = no logit softcap
+    fused_qkv: bool = False  # one (3, dim, dim) weight for q, k, v: one matmul, not three
 
     @property
     def dim(self) -> int:
@@ -54,18 +57,25 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 class Attention(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.n_head = cfg.n_head
-        self.c_q = nn.Linear(cfg.dim, cfg.dim, bias=False)
-        self.c_k = nn.Linear(cfg.dim, cfg.dim, bias=False)
-        self.c_v = nn.Linear(cfg.dim, cfg.dim, bias=False)
+        self.n_head, self.fused_qkv = cfg.n_head, cfg.fused_qkv
+        if cfg.fused_qkv:
+            self.c_qkv = nn.Parameter(torch.empty(3, cfg.dim, cfg.dim))  # q, k, v stacked
+        else:
+            self.c_q = nn.Linear(cfg.dim, cfg.dim, bias=False)
+            self.c_k = nn.Linear(cfg.dim, cfg.dim, bias=False)
+            self.c_v = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.c_proj = nn.Linear(cfg.dim, cfg.dim, bias=False)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         hd = C // self.n_head
-        q = self.c_q(x).view(B, T, self.n_head, hd)
-        k = self.c_k(x).view(B, T, self.n_head, hd)
-        v = self.c_v(x).view(B, T, self.n_head, hd)
+        if self.fused_qkv:
+            qkv = F.linear(x, self.c_qkv.flatten(0, 1))  # (B, T, 3C)
+            q, k, v = qkv.view(B, T, 3, self.n_head, hd).unbind(2)
+        else:
+            q = self.c_q(x).view(B, T, self.n_head, hd)
+            k = self.c_k(x).view(B, T, self.n_head, hd)
+            v = self.c_v(x).view(B, T, self.n_head, hd)
         q, k = norm(apply_rotary(q, cos, sin)), norm(apply_rotary(k, cos, sin))  # QK-norm
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, T, hd)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -112,10 +122,12 @@ class GPT(nn.Module):
         """nanochat-like init: small embeddings, zeroed output projections and head."""
         nn.init.normal_(self.wte.weight, std=1.0)
         nn.init.zeros_(self.lm_head.weight)
+        bound = 3**0.5 * self.cfg.dim**-0.5  # uniform with std 1/sqrt(fan_in)
         for block in self.blocks:
-            for lin in (block.attn.c_q, block.attn.c_k, block.attn.c_v, block.mlp.c_fc):
-                bound = 3**0.5 * lin.in_features**-0.5
-                nn.init.uniform_(lin.weight, -bound, bound)
+            a = block.attn
+            qkv = a.c_qkv.unbind(0) if a.fused_qkv else (a.c_q.weight, a.c_k.weight, a.c_v.weight)
+            for w in (*qkv, block.mlp.c_fc.weight):
+                nn.init.uniform_(w, -bound, bound)
             nn.init.zeros_(block.attn.c_proj.weight)
             nn.init.zeros_(block.mlp.c_proj.weight)
 

@@ -27,6 +27,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "tok_per_sec": NUM,
         "mfu": (*NUM, type(None)),
     },
+    "compile": {"compile_s": NUM},  # the uncounted warm-up step, when compiling
     "eval": {"step": (int,), "tokens": (int,), "flops": NUM, "val_bpb": NUM},
     "run_end": {"status": (str,), "wall_s": NUM, "final_val_bpb": (*NUM, type(None))},
 }

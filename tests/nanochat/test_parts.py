@@ -153,3 +153,38 @@ def test_tokenizer_is_cached_next_to_the_corpus(tmp_path):
     assert cached.stat().st_mtime_ns == before  # loaded, not retrained
     assert again.encode("doc 7 text here") == tok.encode("doc 7 text here")
     assert len(list(data.iter_documents(corpus))) == 100  # the cache is not read as corpus
+
+
+def test_tokenizer_splits_numbers_into_at_most_two_digits_and_has_chat_tokens(tmp_path):
+    from nanochat.tokenizer import SPECIAL_TOKENS, SPLIT_PATTERN
+
+    texts = ["2024 123456 999 " * 30] * 20  # with {1,3}, 999/123/456 would become tokens
+    tok = Tokenizer.train(iter(texts), vocab_size=270)
+    assert tok.pattern == SPLIT_PATTERN and tok.vocab_size == 270
+    pieces = [tok.decode([i]) for i in tok.encode("2024 123456 999")]
+    assert max(len(p.strip()) for p in pieces if p.strip().isdigit()) == 2
+    assert list(tok.special) == list(SPECIAL_TOKENS)
+    assert tok.bos_id == tok.special["<|bos|>"] == len(tok.ranks)
+    assert tok.enc.encode("<|user_start|>", allowed_special="all") == [tok.bos_id + 1]
+    assert tok.encode("<|user_start|>") != [tok.bos_id + 1]  # ordinary text stays text
+    assert all(tok.token_bytes()[i] == 0 for i in tok.special.values())
+    tok.save(tmp_path)
+    assert Tokenizer.load(tmp_path).special == tok.special
+
+
+def test_tokenizer_training_reads_at_most_max_chars_each_doc_cropped():
+    from nanochat.tokenizer import capped
+
+    pulled = []
+
+    def docs():
+        for i in range(1000):
+            pulled.append(i)
+            yield "x" * 50
+
+    out = list(capped(docs(), max_chars=100, doc_cap=30))
+    assert out == ["x" * 30] * 4 and len(pulled) == 5  # stops once 120 >= 100 chars are out
+    texts = ["common words here " * 10] * 50 + ["zqzqzqzq " * 200]  # the cap cuts the last
+    capped_tok = Tokenizer.train(iter(texts), vocab_size=300, max_chars=50 * 170)
+    full = Tokenizer.train(iter(texts), vocab_size=300)
+    assert len(capped_tok.encode("zqzqzqzq")) > len(full.encode("zqzqzqzq"))
