@@ -3,12 +3,15 @@
 The file is the org's source code, written by hand, so every error says which file, which
 key path (``agent[2].backend``), what was found, what is allowed, and a "did you mean" when
 a typo is the likely cause. Unknown keys are errors too: a misspelt ``share_gpu`` silently
-ignored would pin two agents to one GPU.
+ignored would pin two agents to one GPU. Every number has a range (:data:`DURATIONS`,
+:data:`WHOLE_NUMBERS`): ``tick = inf`` or ``backoff_initial = nan`` passing ``orgtui check``
+would only break the supervisor later, far from the line that caused it.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from orgtui.errors import OrgtuiError
-from orgtui.names import MAX_NAME_LENGTH, is_valid_name
+from orgtui.names import MAX_NAME_LENGTH, RESERVED_AGENT_NAMES, WALL_PREFIX, is_valid_name
 from orgtui.paths import CONFIG_NAME, OrgPaths
 
 BACKENDS = ("claude", "codex", "builtin", "scripted", "shell", "command")
@@ -26,6 +29,25 @@ PROVIDERS = ("anthropic", "openai")
 DEFAULT_BACKEND = "claude"
 DEFAULT_ROLE = "researcher"
 BUNDLED_ROLES_DIR = Path(__file__).resolve().parent.parent / "roles"
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+DURATIONS: dict[str, tuple[float, float]] = {
+    "process.standup.every": (1.0, 30 * DAY),
+    "gpu.sample_every": (0.1, HOUR),
+    "gpu.history": (1.0, 7 * DAY),
+    "supervisor.tick": (0.05, MINUTE),
+    "supervisor.backoff_initial": (0.05, HOUR),
+    "supervisor.backoff_max": (0.05, DAY),
+    "supervisor.restart_window": (1.0, 7 * DAY),
+}
+"""Seconds each duration setting may take, by key path: finite, positive, and sane."""
+WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
+    "org.grid_max": (1, 64),
+    "agent.gpu": (0, 1023),
+    "supervisor.restart_limit": (1, 100),
+}
+"""The whole-number settings' ranges (an agent's ``gpu`` for every ``agent[N]``)."""
+MAX_GPU_SAMPLES = 1_000_000
+"""``gpu.history / gpu.sample_every`` at most: the sample ring lives in memory."""
 
 
 class ConfigError(OrgtuiError):
@@ -182,6 +204,19 @@ def _suggest(value: object, allowed: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def _short(value: object) -> str:
+    """``repr`` cut to a readable length: a value can be a 4000-digit number or a huge table."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _seconds(value: float) -> str:
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE)):
+        if value >= size and value % size == 0:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}s"
+
+
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -233,7 +268,7 @@ class _Reader:
             return default
         value = self.table[name]
         if not isinstance(value, str):
-            raise self.fail(name, f"found {value!r}; expected a string in quotes")
+            raise self.fail(name, f"found {_short(value)}; expected a string in quotes")
         return value
 
     def name(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
@@ -241,7 +276,7 @@ class _Reader:
         if value is not None and not is_valid_name(value):
             raise self.fail(
                 name,
-                f"found {value!r}; names use lowercase letters, digits, '-' and '_', start "
+                f"found {_short(value)}; names use lowercase letters, digits, '-' and '_', start "
                 f"with a letter or digit, at most {MAX_NAME_LENGTH} characters",
             )
         return value
@@ -252,46 +287,58 @@ class _Reader:
         if value not in allowed:
             raise self.fail(
                 name,
-                f"found {value!r}; allowed: {', '.join(allowed)}{_suggest(value, allowed)}",
+                f"found {_short(value)}; allowed: {', '.join(allowed)}{_suggest(value, allowed)}",
             )
         return value
 
     def bool(self, name: str, default: bool) -> bool:
         value = self.table.get(name, default)
         if not isinstance(value, bool):
-            raise self.fail(name, f"found {value!r}; expected true or false")
+            raise self.fail(name, f"found {_short(value)}; expected true or false")
         return value
 
-    def int(self, name: str, default: int | None, *, minimum: int = 0) -> int | None:
+    def int(self, name: str, default: int | None, *, limits: str) -> int | None:
+        """A whole number inside ``WHOLE_NUMBERS[limits]``."""
         if name not in self.table:
             return default
         value = self.table[name]
+        low, high = WHOLE_NUMBERS[limits]
+        allowed = f"expected a whole number >= {low} and <= {high}"
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, f"found {value!r}; expected a whole number >= {minimum}")
-        if value < minimum:
-            raise self.fail(name, f"found {value}; expected a whole number >= {minimum}")
+            raise self.fail(name, f"found {_short(value)}; {allowed}")
+        if not low <= value <= high:
+            raise self.fail(name, f"found {_short(value)}; {allowed}")
         return value
 
     def float(self, name: str, default: float, *, low: float, high: float) -> float:
         value = self.table.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(name, f"found {value!r}; expected a number")
-        if not low < value < high:
-            raise self.fail(name, f"found {value}; expected a number between {low} and {high}")
+            raise self.fail(name, f"found {_short(value)}; expected a number")
+        if not low < value < high:  # NaN fails every comparison, so it lands here too
+            raise self.fail(
+                name, f"found {_short(value)}; expected a number between {low} and {high}"
+            )
         return float(value)
 
     def duration(self, name: str, default: float | None) -> float | None:
+        """A duration inside ``DURATIONS`` of this key path."""
         if name not in self.table:
             return default
+        raw = self.table[name]
+        low, high = DURATIONS[self.key(name)]
+        allowed = f"expected a duration from {_seconds(low)} to {_seconds(high)}"
         try:
-            return parse_duration(self.table[name])
+            seconds = parse_duration(raw)
         except ValueError as error:
-            raise self.fail(name, f"found {self.table[name]!r}; {error}") from None
+            raise self.fail(name, f"found {_short(raw)}; {error}; {allowed}") from None
+        if not (math.isfinite(seconds) and low <= seconds <= high):
+            raise self.fail(name, f"found {_short(raw)}; {allowed}")
+        return seconds
 
     def str_list(self, name: str) -> tuple[str, ...]:
         value = self.table.get(name, [])
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.fail(name, f"found {value!r}; expected a list of strings")
+            raise self.fail(name, f"found {_short(value)}; expected a list of strings")
         return tuple(value)
 
     def str_table(self, name: str) -> dict[str, str]:
@@ -299,13 +346,13 @@ class _Reader:
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
-            raise self.fail(name, f"found {value!r}; expected a table of strings")
+            raise self.fail(name, f"found {_short(value)}; expected a table of strings")
         return dict(value)
 
     def table_of(self, name: str) -> _Reader:
         value = self.table.get(name, {})
         if not isinstance(value, dict):
-            raise self.fail(name, f"found {value!r}; expected a table [{self.key(name)}]")
+            raise self.fail(name, f"found {_short(value)}; expected a table [{self.key(name)}]")
         return _Reader(self.file, value, self.key(name))
 
 
@@ -322,6 +369,8 @@ def load_config(root_or_file: Path | str) -> OrgConfig:
         raise ConfigError(file, None, "not found; run `orgtui init` to write one") from None
     except UnicodeDecodeError as error:
         raise ConfigError(file, None, f"not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise ConfigError(file, None, f"cannot be read ({error.strerror})") from None
     return parse_config(text, file)
 
 
@@ -344,6 +393,8 @@ def parse_config(text: str, file: Path | str = CONFIG_NAME) -> OrgConfig:
                 f"TOML syntax error: {detail} (column {match.group(2)})",
             ) from None
         raise ConfigError(file, None, f"TOML syntax error: {detail}") from None
+    except (ValueError, RecursionError) as error:  # a 5000-digit number, 3000 nested [ ]
+        raise ConfigError(file, None, f"TOML that cannot be read: {error}") from None
     return _build(data, file)
 
 
@@ -388,7 +439,7 @@ def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
         program=org_table.name("program", name) or "",
         task=org_table.str("task", required=True) or "",
         layout=org_table.choice("layout", LAYOUTS, "windows"),
-        grid_max=org_table.int("grid_max", 8, minimum=1) or 8,
+        grid_max=org_table.int("grid_max", 8, limits="org.grid_max") or 8,
     )
     if not org.task.strip():
         raise org_table.fail("task", "is empty; say what the org should achieve")
@@ -449,32 +500,8 @@ def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
         alpha=ledger_table.float("alpha", 0.05, low=0.0, high=0.5),
     )
 
-    gpu_table = top.table_of("gpu")
-    gpu_table.only(("source", "sample_every", "history"))
-    source = gpu_table.str("source", "auto") or "auto"
-    if source not in ("auto", "nvml", "none") and not source.startswith("replay:"):
-        raise gpu_table.fail(
-            "source",
-            f"found {source!r}; allowed: auto, nvml, none, replay:PATH"
-            f"{_suggest(source, ('auto', 'nvml', 'none'))}",
-        )
-    gpu = GpuSpec(
-        source=source,
-        sample_every_s=gpu_table.duration("sample_every", 1.0) or 1.0,
-        history_s=gpu_table.duration("history", 3600.0) or 3600.0,
-    )
-
-    sup = top.table_of("supervisor")
-    sup.only(("tick", "backoff_initial", "backoff_max", "restart_limit", "restart_window", "nudge"))
-    supervisor = SupervisorSpec(
-        tick_s=sup.duration("tick", 1.0) or 1.0,
-        backoff_initial_s=sup.duration("backoff_initial", 1.0) or 1.0,
-        backoff_max_s=sup.duration("backoff_max", 60.0) or 60.0,
-        restart_limit=sup.int("restart_limit", 5, minimum=1) or 5,
-        restart_window_s=sup.duration("restart_window", 600.0) or 600.0,
-        nudge=sup.bool("nudge", True),
-    )
-
+    gpu = _gpu_section(top.table_of("gpu"))
+    supervisor = _supervisor_section(top.table_of("supervisor"))
     keys = top.str_table("keys")
 
     config = OrgConfig(
@@ -496,6 +523,51 @@ def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
     return config
 
 
+def _gpu_section(table: _Reader) -> GpuSpec:
+    table.only(("source", "sample_every", "history"))
+    source = table.str("source", "auto") or "auto"
+    if source not in ("auto", "nvml", "none") and not source.startswith("replay:"):
+        raise table.fail(
+            "source",
+            f"found {_short(source)}; allowed: auto, nvml, none, replay:PATH"
+            f"{_suggest(source, ('auto', 'nvml', 'none'))}",
+        )
+    gpu = GpuSpec(
+        source=source,
+        sample_every_s=table.duration("sample_every", 1.0) or 1.0,
+        history_s=table.duration("history", 3600.0) or 3600.0,
+    )
+    if gpu.history_s / gpu.sample_every_s > MAX_GPU_SAMPLES:
+        raise table.fail(
+            "history",
+            f"found {_seconds(gpu.history_s)} at one sample every "
+            f"{_seconds(gpu.sample_every_s)}: more than {MAX_GPU_SAMPLES:,} samples to keep; "
+            "shorten history or sample less often",
+        )
+    return gpu
+
+
+def _supervisor_section(table: _Reader) -> SupervisorSpec:
+    table.only(
+        ("tick", "backoff_initial", "backoff_max", "restart_limit", "restart_window", "nudge")
+    )
+    spec = SupervisorSpec(
+        tick_s=table.duration("tick", 1.0) or 1.0,
+        backoff_initial_s=table.duration("backoff_initial", 1.0) or 1.0,
+        backoff_max_s=table.duration("backoff_max", 60.0) or 60.0,
+        restart_limit=table.int("restart_limit", 5, limits="supervisor.restart_limit") or 5,
+        restart_window_s=table.duration("restart_window", 600.0) or 600.0,
+        nudge=table.bool("nudge", True),
+    )
+    if spec.backoff_max_s < spec.backoff_initial_s:
+        raise table.fail(
+            "backoff_max",
+            f"found {_seconds(spec.backoff_max_s)}, shorter than backoff_initial "
+            f"({_seconds(spec.backoff_initial_s)}); expected backoff_max >= backoff_initial",
+        )
+    return spec
+
+
 def _build_agents(
     file: Path,
     raw: object,
@@ -515,8 +587,14 @@ def _build_agents(
         name = reader.name("name", required=True) or ""
         if name in seen:
             raise reader.fail("name", f"duplicate agent name {name!r} (also agent[{seen[name]}])")
-        if name == "supervisor" or name.startswith("wall-"):
-            raise reader.fail("name", f"{name!r} is reserved for orgtui's own tmux windows")
+        if name in RESERVED_AGENT_NAMES:
+            raise reader.fail(
+                "name", f"{name!r} is reserved ({RESERVED_AGENT_NAMES[name]}); choose another"
+            )
+        if name.startswith(WALL_PREFIX):
+            raise reader.fail(
+                "name", f"{name!r}: names starting {WALL_PREFIX!r} are orgtui's grid windows"
+            )
         seen[name] = index
         backend = reader.choice("backend", BACKENDS, default_backend)
         command = reader.str("command")
@@ -537,7 +615,7 @@ def _build_agents(
                 name=name,
                 role=reader.name("role", default_role) or default_role,
                 backend=backend,
-                gpu=reader.int("gpu", None, minimum=0),
+                gpu=reader.int("gpu", None, limits="agent.gpu"),
                 share_gpu=reader.bool("share_gpu", False),
                 command=command,
                 playbook=reader.str("playbook"),

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import math
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orgtui.cli import main
-from orgtui.config import ConfigError, load_config, parse_duration
+from orgtui.config import (
+    DURATIONS,
+    WHOLE_NUMBERS,
+    ConfigError,
+    OrgConfig,
+    load_config,
+    parse_duration,
+)
+from orgtui.names import RESERVED_AGENT_NAMES, WALL_PREFIX, is_valid_name
 from tests.conftest import git, run_orgtui
 
 GOOD = """\
@@ -76,6 +89,21 @@ BAD_INPUTS = [
     ),
     (AGENTS + "[[agent]]\nname='a'\nbackend='command'", "agent[0].command", "needs command"),
     (AGENTS + "[[agent]]\nname='supervisor'", "agent[0].name", "reserved"),
+    (AGENTS + "[[agent]]\nname='all'", "agent[0].name", "reserved"),
+    (AGENTS + "[[agent]]\nname='human'", "agent[0].name", "reserved"),
+    (AGENTS + "[[agent]]\nname='a'\n[[agent]]\nname='wall-2'", "agent[1].name", "'wall-'"),
+    (AGENTS + "[[agent]]\nname='a'\nrole='../../etc/passwd'", "agent[0].role", "lowercase"),
+    (AGENTS + "[[agent]]\nname='a'\ngpu=100000", "agent[0].gpu", "<= 1023"),
+    ("[org]\nname='x'\ntask='t'\ngrid_max=0", "org.grid_max", ">= 1 and <= 64"),
+    (AGENTS + "[supervisor]\nrestart_limit=" + "9" * 30, "supervisor.restart_limit", "<= 100"),
+    (
+        AGENTS + "[supervisor]\nbackoff_initial='1h'\nbackoff_max='1m'",
+        "supervisor.backoff_max",
+        ">= backoff_initial",
+    ),
+    (AGENTS + "[gpu]\nsample_every='0.1s'\nhistory='7d'", "gpu.history", "samples"),
+    ("a = " + "[" * 3000 + "]" * 3000 + "\n" + AGENTS, "org.toml", "cannot be read"),
+    ("a = 1" + "0" * 5000 + "\n" + AGENTS, "org.toml", "cannot be read"),
     (AGENTS + "[[agent]]\nname='a'\nprovider='google'", "agent[0].provider", "anthropic"),
     (AGENTS + "[process.standup]\nevery='daily'", "process.standup.every", "duration"),
     (AGENTS + "[process.standup]\nevery='1h'\nat='09:00'", "process.standup", "exactly one"),
@@ -177,3 +205,200 @@ def test_help_lists_verbs_and_version() -> None:
         assert verb in out
     version = run_orgtui("--version", check=True).stdout
     assert version.startswith("orgtui ")
+
+
+# -- ranges of every number -------------------------------------------------------------------
+
+OUT_OF_RANGE = ["nan", "inf", "-inf", "-1", "0", "1e400", '"0s"', '"-5s"', '"nan"', '"inf"']
+OUT_OF_RANGE += ['"' + "9" * 400 + 'd"', '"1000d"', '"1e3s"', "1" + "0" * 30]
+
+
+def _section_text(key_path: str, literal: str) -> str:
+    section, _, key = key_path.rpartition(".")
+    return f"[{section}]\n{key} = {literal}\n"
+
+
+@pytest.mark.parametrize("literal", OUT_OF_RANGE)
+@pytest.mark.parametrize("key_path", sorted(DURATIONS))
+def test_every_duration_refuses_non_finite_negative_and_absurd_values(
+    tmp_path: Path, key_path: str, literal: str
+) -> None:
+    (tmp_path / "org.toml").write_text(AGENTS + _section_text(key_path, literal))
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    message = str(raised.value)
+    assert str(tmp_path / "org.toml") in message and key_path in message
+    assert "expected a duration from" in message and "found " in message
+
+
+@pytest.mark.parametrize("literal", ["-1", "nan", "inf", "1.5", '"3"', "true", "9" * 30])
+@pytest.mark.parametrize("key_path", ["org.grid_max", "supervisor.restart_limit"])
+def test_every_whole_number_has_a_range(tmp_path: Path, key_path: str, literal: str) -> None:
+    text = AGENTS + (f"grid_max = {literal}\n" if key_path == "org.grid_max" else "")
+    if key_path != "org.grid_max":
+        text += _section_text(key_path, literal)
+    (tmp_path / "org.toml").write_text(text)
+    low, high = WHOLE_NUMBERS[key_path]
+    with pytest.raises(ConfigError, match=f">= {low} and <= {high}") as raised:
+        load_config(tmp_path)
+    assert key_path in str(raised.value)
+
+
+def test_durations_at_the_edges_of_their_range_are_accepted(tmp_path: Path) -> None:
+    text = AGENTS + "[supervisor]\ntick = 0.05\nbackoff_initial = '1h'\nbackoff_max = '1d'\n"
+    (tmp_path / "org.toml").write_text(text)
+    spec = load_config(tmp_path).supervisor
+    assert (spec.tick_s, spec.backoff_initial_s, spec.backoff_max_s) == (0.05, 3600, 86400)
+
+
+# -- fuzz: any value anywhere -----------------------------------------------------------------
+
+BASE = {
+    "org": {"name": '"o"', "task": '"t"', "program": '"p"', "layout": '"grid"', "grid_max": "4"},
+    "defaults": {"backend": '"shell"', "gpus": '"auto"', "role": '"researcher"'},
+    "agent": {"name": '"ada"', "role": '"researcher"', "gpu": "1", "env": '{ A = "b" }'},
+    "process.standup": {"every": '"1h"'},
+    "process.review": {"required": "false"},
+    "worktree": {"copy": '["data"]', "setup": '"make"'},
+    "ledger": {"baseline": '"base"', "alpha": "0.05"},
+    "gpu": {"source": '"auto"', "sample_every": '"1s"', "history": '"1h"'},
+    "supervisor": {"tick": '"1s"', "backoff_initial": "1", "restart_limit": "5", "nudge": "true"},
+    "keys": {"anthropic": '"ANTHROPIC_API_KEY"'},
+}
+EXTRA_KEYS = {
+    "agent": ["backend", "share_gpu", "command", "playbook", "model", "provider", "name"],
+    "supervisor": ["backoff_max", "restart_window"],
+    "process.standup": ["at"],
+    "defaults": ["provider", "model", "skip_permissions"],
+}
+WORDS = [
+    *RESERVED_AGENT_NAMES,
+    f"{WALL_PREFIX}1",
+    "../../etc/passwd",
+    "/etc/passwd",
+    "[/]",
+    "[bold]x[/bold",
+    "nan",
+    "inf",
+    "-1s",
+    "0ms",
+    "1e400s",
+    "9" * 400 + "d",
+    "ＳＵＰＥＲ",
+    "ada\n",
+    "",
+    " ",
+    "\u202e",
+    "claude",
+    "researcher",
+]
+literal = st.one_of(
+    st.sampled_from(['"30m"', '"0.5s"', "2", "0.2", '"researcher"', '"codex"', "false", "3"]),
+    st.sampled_from(["nan", "inf", "-inf", "+inf", "-nan", "1e400", "-0.0", "0", "true"]),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(WORDS).map(json.dumps),
+    st.text(max_size=12).map(json.dumps),
+    st.sampled_from(["[]", "[1, 2]", '["a", 3]', "{}", "{ a = 1 }", "1979-05-27T07:32:00Z"]),
+    st.sampled_from(["07:32:00", "1" + "0" * 5000, "[" * 2000 + "]" * 2000, '"""x"""']),
+)
+
+
+@st.composite
+def org_toml(draw: st.DrawFn) -> str:
+    tables = {section: dict(keys) for section, keys in BASE.items()}
+    for _ in range(draw(st.integers(0, 3))):
+        section = draw(st.sampled_from(sorted(tables)))
+        key = draw(st.sampled_from(sorted(tables[section]) + EXTRA_KEYS.get(section, [])))
+        tables[section][key] = draw(literal)
+    out = []
+    for section, keys in tables.items():
+        out.append(f"[[{section}]]" if section == "agent" else f"[{section}]")
+        out += [f"{key} = {value}" for key, value in keys.items()]
+    return "\n".join(out) + "\n"
+
+
+def _within_ranges(config: OrgConfig) -> None:
+    """What a config that loads promises the supervisor: every number finite and in range."""
+    durations = {
+        "process.standup.every": config.standup.every_s if config.standup else None,
+        "gpu.sample_every": config.gpu.sample_every_s,
+        "gpu.history": config.gpu.history_s,
+        "supervisor.tick": config.supervisor.tick_s,
+        "supervisor.backoff_initial": config.supervisor.backoff_initial_s,
+        "supervisor.backoff_max": config.supervisor.backoff_max_s,
+        "supervisor.restart_window": config.supervisor.restart_window_s,
+    }
+    for key, value in durations.items():
+        low, high = DURATIONS[key]
+        assert value is None or (math.isfinite(value) and low <= value <= high), key
+    assert 1 <= config.org.grid_max <= 64 and 1 <= config.supervisor.restart_limit <= 100
+    assert 0 < config.ledger.alpha < 0.5
+    for spec in config.agents:
+        assert is_valid_name(spec.name) and is_valid_name(spec.role)
+        assert spec.name not in RESERVED_AGENT_NAMES and not spec.name.startswith(WALL_PREFIX)
+        assert spec.gpu is None or 0 <= spec.gpu <= 1023
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=org_toml())
+def test_fuzzed_org_toml_raises_only_config_errors_naming_file_and_key(text: str) -> None:
+    with tempfile.TemporaryDirectory() as top:
+        file = Path(top) / "org.toml"
+        file.write_text(text, encoding="utf-8", errors="surrogatepass")
+        try:
+            config = load_config(file)
+        except ConfigError as error:
+            assert str(error).startswith(f"{file}: ")
+            assert error.key is not None or "TOML" in error.problem, str(error)
+        else:
+            _within_ranges(config)
+
+
+# -- the person's text is text, never rich markup ---------------------------------------------
+
+MARKUP = [
+    "[/]",
+    "[bold]",
+    "[/bold]",
+    "x [/] y",
+    "[[/]]",
+    "[red",
+    "\\[escaped]",
+    "[link=file:///etc/passwd]click[/link]",
+    "[@click=app.quit]quit[/]",
+    "[#ff0000 on blue]",
+    "[b]" * 20,
+    ":warning: [/] :smile:",
+    "trailing backslash \\",
+]
+
+
+def _check_output(root: Path) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["check", "--root", str(root)])
+    return code, out.getvalue()
+
+
+@pytest.mark.parametrize("task", MARKUP)
+def test_check_prints_a_task_full_of_markup_as_written(tmp_path: Path, task: str) -> None:
+    text = f"[org]\nname = 'o'\ntask = {json.dumps(task)}\n[defaults]\ngpus = 'none'\n"
+    (tmp_path / "org.toml").write_text(text + "[[agent]]\nname = 'ada'\nbackend = 'shell'\n")
+    code, out = _check_output(tmp_path)
+    assert code == 0
+    assert task in " ".join(out.split("\n")), out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(task=st.text(alphabet="[]/\\:@=#ab ", min_size=1, max_size=30).filter(str.strip))
+def test_check_survives_any_bracketed_task(task: str) -> None:
+    with tempfile.TemporaryDirectory() as top:
+        (Path(top) / "org.toml").write_text(
+            f"[org]\nname = 'o'\ntask = {json.dumps(task)}\n[defaults]\ngpus = 'none'\n"
+        )
+        code, out = _check_output(Path(top))
+        assert code == 0 and task.strip() in out

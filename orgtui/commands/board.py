@@ -301,6 +301,6 @@ def _print_rich(items: list[Message | Malformed], table_rows: dict[str, dict[str
             )
         else:
             table.add_row(
-                "", Text("malformed", "red"), "", "", item.path.name, Text(item.reason, "red")
+                "", Text("malformed", "red"), "", "", Text(item.path.name), Text(item.reason, "red")
             )
     Console().print(table)

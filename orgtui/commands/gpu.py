@@ -88,31 +88,33 @@ def cmd_gpus(args: argparse.Namespace) -> int:
 def render(sample: GpuSample, origin: str) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
+    console = Console()  # names and sources come from sample files: Text, never markup
     title = f"GPUs — {sample.source}" + (
         " (recorded trace, not this machine)" if sample.source == "replay" else ""
     )
     if not sample.gpus:
-        console.print(f"[bold]{sample.source}[/]: no GPU telemetry on this machine")
+        console.print(Text.assemble((sample.source, "bold"), ": no GPU telemetry on this machine"))
         return
-    table = Table(title=title, caption=f"from {origin}")
+    table = Table(title=Text(title), caption=Text(f"from {origin}"))
     for column in ("gpu", "name", "util", "memory", "power", "temp", "processes"):
         table.add_column(column)
     for gpu in sample.gpus:
         owners = [o for o in sample.owners if o.gpu == gpu.index]
         procs = [
-            f"{o.pid} {o.agent or '?'} {_size(o.used)}" + (f" [red]{o.flag}[/]" if o.flag else "")
+            Text(f"{o.pid} {o.agent or '?'} {_size(o.used)}")
+            + Text(f" {o.flag}" if o.flag else "", "red")
             for o in owners
-        ] or ["-"]
+        ] or [Text("-")]
         table.add_row(
             str(gpu.index),
-            gpu.name or "n/a",
+            Text(gpu.name or "n/a"),
             _bar(gpu.util),
             f"{_size(gpu.mem_used)} / {_size(gpu.mem_total)}",
             _power(gpu.power_w, gpu.power_limit_w),
             "n/a" if gpu.temp_c is None else f"{gpu.temp_c:.0f}C",
-            "\n".join(procs),
+            Text("\n").join(procs),
         )
     console.print(table)
 

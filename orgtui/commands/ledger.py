@@ -71,8 +71,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     variant = args.variant or os.environ.get("ORGTUI_VARIANT")
     if not variant:
         raise LedgerError("name the variant being tested: orgtui run --variant NAME -- CMD")
-    if args.seeds < 1:
-        raise LedgerError(f"--seeds must be at least 1, not {args.seeds}")
     plan = RunPlan(
         command=command,
         variant=variant,
@@ -99,7 +97,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     comparison = Ledger.load(_paths(args)).compare(args.a, args.b)
     if args.json:
-        print(json.dumps(comparison.to_json()))
+        print(json.dumps(comparison.to_json(), allow_nan=False))
     else:
         print(describe(comparison))
     return 0
@@ -117,7 +115,8 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     ledger = Ledger.load(_paths(args))
     rows = ledger.table()
     if args.json:
-        print(json.dumps({"baseline": ledger.baseline, "variants": [row_json(r) for r in rows]}))
+        data = {"baseline": ledger.baseline, "variants": [row_json(r) for r in rows]}
+        print(json.dumps(data, allow_nan=False))
         return 0
     if not rows:
         print("no runs yet: start one with `orgtui run --variant NAME -- CMD`")
@@ -133,6 +132,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def _print_table(baseline: str | None, rows: list[VariantRow]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from orgtui.ledger.verdicts import VERDICT_STYLE
 
@@ -145,8 +145,8 @@ def _print_table(baseline: str | None, rows: list[VariantRow]) -> None:
         bpb = _fmt(row.mean_bpb, ".4f") + (f" ± {row.sd_bpb:.4f}" if row.sd_bpb else "")
         verdict = "baseline" if row.variant == baseline else (row.verdict or "—")
         colour = VERDICT_STYLE.get(row.verdict or "", "bold" if row.variant == baseline else "")
-        table.add_row(
-            row.variant,
+        table.add_row(  # names and flags as Text: no "[" in them is ever read as markup
+            Text(row.variant),
             str(row.n_seeds),
             bpb,
             _fmt(row.at_flops, ".3g"),
@@ -154,8 +154,8 @@ def _print_table(baseline: str | None, rows: list[VariantRow]) -> None:
             f"{row.flops:.3g}",
             f"{row.gpu_hours:.2f}",
             f"{row.wall_s:.0f}s",
-            f"[{colour}]{verdict}[/]" if colour else verdict,
-            ", ".join(row.flags),
+            Text(verdict, style=colour),
+            Text(", ".join(row.flags)),
         )
     # Piped (an agent's tool call, a log): wide enough that no number is cut.
     Console(width=None if sys.stdout.isatty() else 160).print(table)
@@ -172,7 +172,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     report = Ledger.load(_paths(args)).report()
     if args.json:
-        print(json.dumps(report_json(report)))
+        print(json.dumps(report_json(report), allow_nan=False))
         return 0
     best = (
         f"{report.best_improvement_bpb:.4f} bpb ({report.best_variant} over {report.baseline})"

@@ -73,22 +73,26 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     config = load_org(args)
     console = Console()
-    console.print(f"[bold]{config.org.name}[/]: {config.org.task}")
+    # What the person wrote goes out as Text: a "[/]" in the task is text, not markup.
+    console.print(Text.assemble((config.org.name, "bold"), ": ", config.org.task))
     console.print(
-        f"program branch {config.org.program_branch}, layout {config.org.layout}, "
-        f"file {config.file}"
+        Text(
+            f"program branch {config.org.program_branch}, layout {config.org.layout}, "
+            f"file {config.file}"
+        )
     )
     table = Table("agent", "role", "backend", "gpu", "branch")
     for spec in config.agents:
         table.add_row(
-            spec.name,
-            spec.role,
+            Text(spec.name),
+            Text(spec.role),
             spec.backend,
             "-" if spec.gpu is None else str(spec.gpu) + (" (shared)" if spec.share_gpu else ""),
-            spec.branch(config.org.program),
+            Text(spec.branch(config.org.program)),
         )
     console.print(table)
     if config.standup:
@@ -98,7 +102,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             else (f"daily at {config.standup.at}")
         )
         console.print(f"standup: {when}")
-    console.print(f"baseline variant: {config.ledger.baseline or '(none set)'}")
+    console.print(Text(f"baseline variant: {config.ledger.baseline or '(none set)'}"))
     # --- GPU assignment (orgtui.gpu.assignment): an index this machine lacks is an error ---
     from orgtui.commands.gpu import check_gpus
 

@@ -1,29 +1,56 @@
 """Read run directories: ``metrics.jsonl`` written by the trainer, ``run.json`` by ``orgtui run``.
 
 Reading is forgiving on purpose: a run still being written has no ``run_end`` and maybe a
-half-written last line, a crashed trainer may stop anywhere, and a person may drop a file in
-by hand. None of that may break the ledger, the TUI or the supervisor, so every problem
-becomes a field of the :class:`Run` instead of an exception.
+half-written last line, a crashed trainer may stop anywhere, and a person (or a broken
+trainer) may drop anything in by hand: NaN losses, ``1e400`` tokens, strings for numbers,
+negative FLOPs, random bytes. None of that may break the ledger, the TUI or the supervisor,
+so every problem becomes a field of the :class:`Run` instead of an exception:
+
+- a value that is not a finite number, or lies outside what its metric can take
+  (:data:`RANGES`), is read as missing and named in ``Run.problems``;
+- an impossible *result* (a negative bpb) also sets ``Run.invalid``: the trainer's
+  measurement is broken, so the run never counts towards a verdict.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from orgtui.names import is_valid_name
 from orgtui.paths import OrgPaths
 from orgtui.procs import pid_alive
 
 METRICS_FILE = "metrics.jsonl"
 META_FILE = "run.json"
 STALE_AFTER_S = 900.0
+MAX_LINE_BYTES = 1 << 20
+"""A longer metrics line is skipped unread: the trainer writes a few hundred bytes a line."""
+MAX_PROBLEMS = 20
+MAX_META_BYTES = 1 << 20
 # Keys of a run's config that do not change what is measured (where or how it ran).
 IGNORED_CONFIG_KEYS = frozenset(
     {"seed", "run_id", "run_dir", "variant", "device", "compile", "log_every", "data_dir"}
 )
+RANGES: dict[str, tuple[float, float]] = {
+    "step": (0.0, 1e15),
+    "tokens": (0.0, 1e18),
+    "flops": (0.0, 1e30),  # the largest trainings today are near 1e26
+    "loss": (0.0, 1e6),
+    "val_bpb": (0.0, 1e6),
+    "final_val_bpb": (0.0, 1e6),
+    "wall_s": (0.0, 1e9),
+    "time": (1.0, 1e11),  # seconds since 1970: 0 is "unknown", not a start time
+    "seed": (0.0, 2.0**63),
+}
+"""The values each metric can take; the bounds also keep every sum the ledger makes finite."""
+RESULTS = frozenset({"val_bpb", "final_val_bpb"})
+"""Metrics whose impossible values invalidate the run, not just the one reading."""
 
 
 @dataclass(frozen=True)
@@ -39,14 +66,20 @@ class Run:
     config: dict[str, Any] = field(default_factory=dict)
     status: str = "running"  # running | ok | crash | killed
     started: float = 0.0
+    """Seconds since 1970; 0.0 when no file says when the run started."""
     wall_s: float | None = None
     tokens: int = 0
     flops: float = 0.0
     train: tuple[tuple[int, float, float], ...] = ()
     evals: tuple[tuple[int, float, float], ...] = ()
+    """(step, flops, val_bpb), sorted by FLOPs."""
     final_val_bpb: float | None = None
     proposal: str | None = None
     malformed: str | None = None
+    problems: tuple[str, ...] = ()
+    """Values read as missing: not a finite number, or outside their metric's range."""
+    invalid: str | None = None
+    """Why the run's results cannot be trusted (an impossible bpb); None when they can."""
 
     @property
     def finished(self) -> bool:
@@ -55,34 +88,119 @@ class Run:
     @property
     def usable(self) -> bool:
         """A finished, healthy run with an eval curve: the only kind a verdict rests on."""
-        return self.status == "ok" and bool(self.evals) and self.malformed is None
+        return (
+            self.status == "ok"
+            and bool(self.evals)
+            and self.malformed is None
+            and self.invalid is None
+        )
 
     @property
     def gpu_hours(self) -> float:
-        """One GPU for the run's wall time (a running run counts up to now)."""
-        wall = self.wall_s if self.wall_s is not None else max(0.0, time.time() - self.started)
-        return wall / 3600.0
+        """One GPU for the run's wall time; a running run counts up to now, 0 with no start."""
+        if self.wall_s is not None:
+            return self.wall_s / 3600.0
+        if self.status != "running" or not self.started:
+            return 0.0
+        return max(0.0, time.time() - self.started) / 3600.0
 
     def experiment_config(self) -> dict[str, Any]:
         return {k: v for k, v in self.config.items() if k not in IGNORED_CONFIG_KEYS}
 
 
-def _read_json_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Every parsable object of a JSONL file, and how many lines were not (a torn tail)."""
-    records: list[dict[str, Any]] = []
+class _Reading:
+    """Typed getters over one run's records that note every value they had to drop."""
+
+    def __init__(self) -> None:
+        self._problems: dict[str, None] = {}  # a dict: ordered, and a value read twice once
+        self._more = False
+        self.invalid: str | None = None
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(self._problems) + (("more problems not listed",) if self._more else ())
+
+    def _note(self, problem: str) -> None:
+        if problem in self._problems or len(self._problems) < MAX_PROBLEMS:
+            self._problems[problem] = None
+        else:
+            self._more = True
+
+    def number(
+        self, record: dict[str, Any], key: str, where: str, metric: str | None = None
+    ) -> float | None:
+        """``record[key]`` as a float inside its metric's range, or None (noted) when not."""
+        if key not in record or record[key] is None:
+            return None
+        value = record[key]
+        number = _as_float(value)
+        if number is None:
+            self._note(f"{where}: {key} {_short(value)} is not a finite number")
+            return None
+        low, high = RANGES[metric or key]
+        if low <= number <= high:
+            return number
+        problem = f"{where}: {key} {_short(value)} is outside {low:g}..{high:g}"
+        self._note(problem)
+        if key in RESULTS and self.invalid is None:
+            self.invalid = problem
+        return None
+
+    @staticmethod
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) and value else None
+
+    def name(self, record: dict[str, Any], key: str, where: str) -> str | None:
+        """A variant or agent name: shown in tables and used as a key, so only a valid name."""
+        value = record.get(key)
+        if value is None or is_valid_name(value):
+            return value
+        self._note(f"{where}: {key} {_short(value)} is not a valid name")
+        return None
+
+
+def _as_float(value: Any) -> float | None:
+    """A finite float from a JSON number; None for anything else (bool, str, NaN, 1e400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int with hundreds of digits
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _lines(f: BinaryIO) -> Iterator[bytes | None]:
+    """Each line of ``f``; None for one longer than :data:`MAX_LINE_BYTES` (skipped unread)."""
+    while raw := f.readline(MAX_LINE_BYTES + 1):
+        if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+            yield raw
+            continue
+        while (rest := f.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            pass
+        yield None
+
+
+def _read_json_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    """Every parsable object of a JSONL file with its line number, and how many were not."""
+    records: list[tuple[int, dict[str, Any]]] = []
     bad = 0
     with path.open("rb") as f:
-        for raw in f:
-            line = raw.strip()
-            if not line:
+        for number, raw in enumerate(_lines(f), start=1):
+            line = raw.strip() if raw is not None else None
+            if line == b"":
                 continue
             try:
-                value = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                bad += 1
-                continue
+                value = json.loads(line) if line is not None else None
+            except (ValueError, RecursionError):  # torn, not UTF-8, too deep, too many digits
+                value = None
             if isinstance(value, dict):
-                records.append(value)
+                records.append((number, value))
             else:
                 bad += 1
     return records, bad
@@ -90,16 +208,11 @@ def _read_json_lines(path: Path) -> tuple[list[dict[str, Any]], int]:
 
 def _read_meta(run_dir: Path) -> dict[str, Any]:
     try:
-        value = json.loads((run_dir / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with (run_dir / META_FILE).open("rb") as f:
+            value = json.loads(f.read(MAX_META_BYTES))
+    except (OSError, ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any, default: float = 0.0) -> float:
-    return (
-        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
-    )
 
 
 def _open_status(meta: dict[str, Any], newest: Path) -> str:
@@ -110,8 +223,10 @@ def _open_status(meta: dict[str, Any], newest: Path) -> str:
     """
     if "exit_code" in meta:
         return "crash"
-    if "pid" in meta:
-        return "running" if pid_alive(meta["pid"]) else "crash"
+    pid = meta.get("pid")
+    if pid is not None:
+        alive = isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31
+        return "running" if alive and pid_alive(pid) else "crash"
     try:
         age = time.time() - newest.stat().st_mtime
     except OSError:
@@ -119,77 +234,135 @@ def _open_status(meta: dict[str, Any], newest: Path) -> str:
     return "running" if age < STALE_AFTER_S else "crash"
 
 
+def _base(run_dir: Path, meta: dict[str, Any], reading: _Reading) -> dict[str, Any]:
+    """What ``run.json`` alone tells: enough for a run that never wrote a metrics line."""
+    where = f"{run_dir / META_FILE}"
+    seed = reading.number(meta, "seed", where)
+    return {
+        "run_id": run_dir.name,
+        "variant": reading.name(meta, "variant", where) or "unknown",
+        "seed": int(seed) if seed is not None else 0,
+        "agent": reading.name(meta, "agent", where),
+        "commit": reading.text(meta.get("commit")),
+        "dirty": meta.get("dirty") is True,
+        "proposal": reading.text(meta.get("proposal")),
+        "started": reading.number(meta, "started", where, metric="time") or 0.0,
+    }
+
+
+def _without_metrics(run_dir: Path, meta: dict[str, Any], reading: _Reading) -> Run:
+    """A run whose command keeps no metrics: its exit code tells how it went."""
+    base = _base(run_dir, meta, reading)
+    if meta.get("interrupted") is True:
+        status = "killed"
+    elif "exit_code" in meta:
+        status = "ok" if meta["exit_code"] == 0 else "crash"
+    else:
+        status = _open_status(meta, run_dir)
+    wall = reading.number(meta, "wall_s", f"{run_dir / META_FILE}")
+    return Run(**base, status=status, wall_s=wall, problems=reading.problems)
+
+
+def _points(
+    records: list[tuple[int, dict[str, Any]]], event: str, value_key: str, reading: _Reading
+) -> list[tuple[int, float, float]]:
+    """(step, flops, value) of every ``event`` line whose three numbers are all usable."""
+    points = []
+    for number, record in records:
+        if record.get("event") != event:
+            continue
+        where = f"{METRICS_FILE} line {number}"
+        step = reading.number(record, "step", where)
+        flops = reading.number(record, "flops", where)
+        value = reading.number(record, value_key, where)
+        if step is not None and flops is not None and value is not None:
+            points.append((int(step), flops, value))
+    return points
+
+
+def _largest(
+    records: list[tuple[int, dict[str, Any]]], key: str, reading: _Reading
+) -> float | None:
+    values = [
+        reading.number(record, key, f"{METRICS_FILE} line {number}")
+        for number, record in records
+        if record.get("event") in ("train", "eval")
+    ]
+    return max((v for v in values if v is not None), default=None)
+
+
+def _end(
+    end: tuple[int, dict[str, Any]] | None, meta: dict[str, Any], metrics: Path, reading: _Reading
+) -> tuple[str, float | None, float | None]:
+    """Status, wall time and final bpb, from ``run_end`` or, without one, from ``run.json``."""
+    if end is None:
+        status = _open_status(meta, metrics)
+        wall = None
+        if status == "crash":
+            wall = reading.number(meta, "wall_s", f"{metrics.parent / META_FILE}")
+        return status, wall, None
+    number, record = end
+    where = f"{METRICS_FILE} line {number}"
+    status = record.get("status")
+    status = status if status in ("ok", "crash", "killed") else "crash"
+    wall = reading.number(record, "wall_s", where)
+    return status, wall, reading.number(record, "final_val_bpb", where)
+
+
 def load_run(run_dir: Path) -> Run:
     """The :class:`Run` recorded in ``run_dir``; never raises for bad content."""
     meta = _read_meta(run_dir)
     metrics = run_dir / METRICS_FILE
-    base = {
-        "run_id": run_dir.name,
-        "variant": str(meta.get("variant") or "unknown"),
-        "seed": int(_number(meta.get("seed"))),
-        "agent": meta.get("agent"),
-        "commit": meta.get("commit"),
-        "dirty": bool(meta.get("dirty", False)),
-        "proposal": meta.get("proposal"),
-        "started": _number(meta.get("started")),
-    }
+    reading = _Reading()
     try:
         records, bad = _read_json_lines(metrics)
     except FileNotFoundError:
-        if "exit_code" in meta:  # a command that keeps no metrics: its exit code tells
-            status = "ok" if meta["exit_code"] == 0 else "crash"
-        else:
-            status = _open_status(meta, run_dir)
-        wall = meta.get("wall_s")
-        return Run(**base, status=status, wall_s=_number(wall) if wall is not None else None)
+        return _without_metrics(run_dir, meta, reading)
     except OSError as error:
+        base = _base(run_dir, meta, reading)
         return Run(**base, status="crash", malformed=f"{metrics}: {error.strerror}")
-    start = next((r for r in records if r.get("event") == "run_start"), None)
+    base = _base(run_dir, meta, reading)
+    start = next(((n, r) for n, r in records if r.get("event") == "run_start"), None)
     if start is None:
         reason = f"{metrics}: no run_start line" + (f" ({bad} unreadable lines)" if bad else "")
-        return Run(**base, status="crash", malformed=reason)
-    end = next((r for r in records if r.get("event") == "run_end"), None)
-    train = tuple(
-        (int(_number(r.get("step"))), _number(r.get("flops")), _number(r.get("loss")))
-        for r in records
-        if r.get("event") == "train" and isinstance(r.get("loss"), int | float)
-    )
-    evals = tuple(
-        sorted(
-            (int(_number(r.get("step"))), _number(r.get("flops")), _number(r.get("val_bpb")))
-            for r in records
-            if r.get("event") == "eval" and isinstance(r.get("val_bpb"), int | float)
-        )
-    )
-    progress = [r for r in records if r.get("event") in ("train", "eval")]
-    if end is not None:
-        status = str(end.get("status") or "crash")
-        status = status if status in ("ok", "crash", "killed") else "crash"
-        wall = _number(end.get("wall_s"), 0.0)
-        final = end.get("final_val_bpb")
-    else:
-        status, wall, final = _open_status(meta, metrics), None, None
-        if status == "crash" and meta.get("wall_s") is not None:
-            wall = _number(meta.get("wall_s"))
-    config = start.get("config")
+        return Run(**base, status="crash", malformed=reason, problems=reading.problems)
+    line, first = start
+    where = f"{METRICS_FILE} line {line}"
+    end = next(((n, r) for n, r in records if r.get("event") == "run_end"), None)
+    status, wall, final = _end(end, meta, metrics, reading)
+    train = _points(records, "train", "loss", reading)
+    evals = sorted(_points(records, "eval", "val_bpb", reading), key=lambda p: (p[1], p[0]))
+    seed = reading.number(first, "seed", where)
+    config = first.get("config")
     return Run(
-        run_id=str(start.get("run_id") or run_dir.name),
-        variant=str(start.get("variant") or base["variant"]),
-        seed=int(_number(start.get("seed"), base["seed"])),
-        agent=start.get("agent") or base["agent"],
-        commit=start.get("commit") or base["commit"],
-        dirty=bool(start.get("dirty", False)) or base["dirty"],
+        run_id=reading.text(first.get("run_id")) or run_dir.name,
+        variant=reading.name(first, "variant", where) or base["variant"],
+        seed=int(seed) if seed is not None else base["seed"],
+        agent=reading.name(first, "agent", where) or base["agent"],
+        commit=reading.text(first.get("commit")) or base["commit"],
+        dirty=first.get("dirty") is True or base["dirty"],
         config=config if isinstance(config, dict) else {},
         status=status,
-        started=_number(start.get("time"), base["started"]),
+        started=reading.number(first, "time", where) or base["started"],
         wall_s=wall,
-        tokens=int(max((_number(r.get("tokens")) for r in progress), default=0)),
-        flops=max((_number(r.get("flops")) for r in progress), default=0.0),
-        train=train,
-        evals=evals,
-        final_val_bpb=_number(final) if isinstance(final, int | float) else None,
+        tokens=int(_largest(records, "tokens", reading) or 0),
+        flops=_largest(records, "flops", reading) or 0.0,
+        train=tuple(train),
+        evals=tuple(evals),
+        final_val_bpb=final,
         proposal=base["proposal"],
+        problems=reading.problems,
+        invalid=reading.invalid,
     )
+
+
+def ended(run_dir: Path) -> bool:
+    """Whether the trainer wrote its ``run_end`` line."""
+    try:
+        records, _bad = _read_json_lines(run_dir / METRICS_FILE)
+    except OSError:
+        return False
+    return any(record.get("event") == "run_end" for _, record in records)
 
 
 def load_runs(paths: OrgPaths) -> list[Run]:

@@ -3,6 +3,9 @@
 scipy would be a 40 MB dependency for one distribution function, so the Student t CDF is
 computed here from the regularised incomplete beta function (Numerical Recipes' continued
 fraction), checked against tabulated values in the tests.
+
+A test never answers from a NaN: non-finite values are left out of the spread, and a test
+whose numbers are not all finite gives no answer (None) rather than a made-up p-value.
 """
 
 from __future__ import annotations
@@ -13,16 +16,21 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 
+def finite(values: Sequence[float]) -> list[float]:
+    return [v for v in values if math.isfinite(v)]
+
+
 def mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
 def sd(values: Sequence[float]) -> float:
-    """Sample standard deviation (n - 1); 0 for a single value."""
+    """Sample standard deviation (n - 1) of the finite values; 0 for fewer than two."""
+    values = finite(values)
     if len(values) < 2:
         return 0.0
     m = mean(values)
-    return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+    return math.sqrt(sum((v - m) * (v - m) for v in values) / (len(values) - 1))
 
 
 def interpolate(points: Sequence[tuple[float, float]], x: float) -> float | None:
@@ -31,7 +39,7 @@ def interpolate(points: Sequence[tuple[float, float]], x: float) -> float | None
         return None
     for (x0, y0), (x1, y1) in pairwise(points):
         if x0 <= x <= x1:
-            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+            return y0 if x1 == x0 else y0 + (y1 - y0) * ((x - x0) / (x1 - x0))  # no overflow
     return points[-1][1]
 
 
@@ -99,25 +107,37 @@ class TTest:
     df: float
 
 
-def welch(a: Sequence[float], b: Sequence[float], alpha: float) -> TTest:
-    """Welch's unequal-variance t-test; both samples need at least two values."""
-    va, vb = sd(a) ** 2 / len(a), sd(b) ** 2 / len(b)
+def welch(a: Sequence[float], b: Sequence[float], alpha: float) -> TTest | None:
+    """Welch's unequal-variance t-test on the finite values; None with fewer than two a side."""
+    a, b = finite(a), finite(b)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    # Products, not ** (which raises OverflowError): an overflow becomes inf, then no answer.
+    va, vb = sd(a) * sd(a) / len(a), sd(b) * sd(b) / len(b)
     se = math.sqrt(va + vb)
-    df_den = (va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0)
-    df = (va + vb) ** 2 / df_den if df_den else float(len(a) + len(b) - 2)
+    df_den = (va * va / (len(a) - 1) if va else 0.0) + (vb * vb / (len(b) - 1) if vb else 0.0)
+    df = (va + vb) * (va + vb) / df_den if df_den else float(len(a) + len(b) - 2)
     return _test(mean(b) - mean(a), se, df, alpha)
 
 
 def with_reference_noise(
     a: Sequence[float], b: Sequence[float], reference_sd: float, reference_n: int, alpha: float
-) -> TTest:
+) -> TTest | None:
     """A t-test whose spread comes from another sample's seeds (one side has a single seed)."""
+    a, b = finite(a), finite(b)
+    if not a or not b or reference_n < 2:
+        return None
     se = reference_sd * math.sqrt(1 / len(a) + 1 / len(b))
     return _test(mean(b) - mean(a), se, float(reference_n - 1), alpha)
 
 
-def _test(delta: float, se: float, df: float, alpha: float) -> TTest:
+def _test(delta: float, se: float, df: float, alpha: float) -> TTest | None:
+    if not all(math.isfinite(x) for x in (delta, se, df)) or se < 0.0 or df <= 0.0:
+        return None
     if se == 0.0:
         return TTest(delta, 1.0 if delta == 0 else 0.0, 0.0, df)
     p = 2.0 * (1.0 - t_cdf(abs(delta) / se, df))
-    return TTest(delta, min(1.0, max(0.0, p)), t_quantile(1.0 - alpha / 2.0, df) * se, df)
+    half = t_quantile(1.0 - alpha / 2.0, df) * se
+    if not (math.isfinite(p) and math.isfinite(half)):
+        return None
+    return TTest(delta, min(1.0, max(0.0, p)), half, df)

@@ -3,7 +3,9 @@
 The rules (docs/ledger.md has them with a worked example):
 
 - Only finished, healthy runs with an eval curve count; crashed, killed and still-running
-  seeds are left out of the numbers and flagged.
+  seeds are left out of the numbers and flagged, and so are runs whose metrics hold an
+  impossible result (``invalid_metrics``). Values the reader had to drop (NaN, out of range)
+  are flagged ``bad_values``; the numbers here are only ever computed from finite ones.
 - Both variants are read at the same compute: the largest FLOPs every counted run of both
   reached, interpolating linearly between evals. No extrapolation: when the curves do not
   overlap the verdict is ``not_comparable``.
@@ -16,6 +18,7 @@ The rules (docs/ledger.md has them with a worked example):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -103,6 +106,10 @@ def variant_flags(runs: list[Run], require_proposal: bool = False) -> list[str]:
         flags.append("crashed")
     if any(run.status == "running" for run in runs):
         flags.append("still_running")
+    if any(run.invalid for run in runs):
+        flags.append("invalid_metrics")
+    if any(run.problems for run in runs):
+        flags.append("bad_values")
     configs = {json.dumps(run.experiment_config(), sort_keys=True) for run in runs if run.config}
     if len(configs) > 1:
         flags.append("config_drift")
@@ -119,6 +126,14 @@ def _curve(run: Run) -> list[tuple[float, float]]:
 
 def _final_flops(runs: list[Run]) -> float:
     return stats.mean([run.flops for run in runs]) if runs else 0.0
+
+
+def _flops_ratio(final_a: float, final_b: float) -> float | None:
+    """b's FLOPs over a's; None when either is unknown or the ratio is not a finite number."""
+    if final_a <= 0 or final_b <= 0:
+        return None
+    ratio = final_b / final_a
+    return ratio if math.isfinite(ratio) and ratio > 0 else None
 
 
 class Ledger:
@@ -179,7 +194,7 @@ class Ledger:
         good_a = [r for r in runs_a if r.usable]
         good_b = [r for r in runs_b if r.usable]
         final_a, final_b = _final_flops(good_a or runs_a), _final_flops(good_b or runs_b)
-        ratio = final_b / final_a if final_a > 0 and final_b > 0 else None
+        ratio = _flops_ratio(final_a, final_b)
         if ratio is not None and max(ratio, 1 / ratio) > MISMATCH_TOLERANCE:
             flags.append(f"compute_mismatch x{max(ratio, 1 / ratio):.1f}")
         if len(good_a) == 1 or len(good_b) == 1:
@@ -297,13 +312,16 @@ class Ledger:
         )
         progress = []
         hours = 0.0
-        first = self.runs[0].started if self.runs else 0.0
+        # A run with no known start (0.0) has no place on the clock: it is left off the wall time.
+        first = min((r.started for r in self.runs if r.started), default=0.0)
         for i, run in enumerate(finished):
             hours += run.gpu_hours
             partial = Ledger(finished[: i + 1], self.baseline, self.alpha, self.require_proposal)
             _, gain = partial.best_improvement()
-            end = run.started + (run.wall_s or 0.0)
-            progress.append((hours, max(0.0, end - first), gain or 0.0))
+            elapsed = run.started + (run.wall_s or 0.0) - first if run.started else None
+            if elapsed is None:  # no start time: it happened no later than the last one known
+                elapsed = progress[-1][1] if progress else 0.0
+            progress.append((hours, max(0.0, elapsed), gain or 0.0))
         per_agent: dict[str, dict[str, Any]] = {}
         for run in self.runs:
             entry = per_agent.setdefault(
@@ -321,7 +339,7 @@ class Ledger:
                     entry["best_improvement_bpb"] is None or gain > entry["best_improvement_bpb"]
                 ):
                     entry["best_variant"], entry["best_improvement_bpb"] = name, gain
-        ends = [r.started + (r.wall_s or 0.0) for r in finished]
+        ends = [r.started + (r.wall_s or 0.0) for r in finished if r.started]
         return Report(
             baseline=self.baseline,
             best_variant=best_variant,

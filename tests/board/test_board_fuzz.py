@@ -65,9 +65,12 @@ class Board(RuleBasedStateMachine):
         self.posted: set[str] = set()
         self.used: set[str] = set()
         self.real_clock = store.clock_ns
+        self.real_last_stamp = store._last_stamp
 
     def teardown(self) -> None:
+        # both: a future last stamp would push every later post in this process into the future
         store.clock_ns = self.real_clock  # type: ignore[method-assign]
+        store._last_stamp = self.real_last_stamp
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _fresh(self, name: str) -> Path | None:

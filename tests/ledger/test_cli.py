@@ -208,3 +208,162 @@ def test_end_to_end_real_nanochat_runs_then_compare(org):
     assert results[-1].to == ("chief",)
     assert results[-1].subject == f"nocap: {compare['verdict']}"
     assert len(results[-1].refs) == 2
+
+
+@pytest.mark.parametrize(
+    ("seeds", "words"),
+    [
+        ("0", "at least 1 and at most 64"),
+        ("-1", "at least 1 and at most 64"),
+        ("65", "at least 1 and at most 64"),
+        ("100000", "at least 1 and at most 64"),
+        (str(10**20), "at least 1 and at most 64"),
+        ("1e20", "invalid int value"),
+        ("10^20", "invalid int value"),
+    ],
+)
+def test_run_refuses_absurd_seed_counts_before_any_run_dir(
+    org, monkeypatch, capsys, seeds: str, words: str
+):
+    from orgtui.cli import main
+
+    monkeypatch.chdir(org)
+    try:
+        code = main(["run", "--root", str(org), "--variant", "v", "--seeds", seeds, "--", "true"])
+    except SystemExit as exit_:  # argparse refuses what is not a whole number
+        code = exit_.code
+    assert code == 2 and words in capsys.readouterr().err
+    assert not OrgPaths(org).runs_dir.exists()
+
+
+@pytest.mark.parametrize("start", ["-1", str(2**32)])
+def test_run_refuses_seed_starts_no_trainer_accepts(org, monkeypatch, capsys, start: str):
+    from orgtui.cli import main
+
+    monkeypatch.chdir(org)
+    argv = ["run", "--root", str(org), "--variant", "v", "--seed-start", start, "--", "true"]
+    assert main(argv) == 2 and "--seed-start must be" in capsys.readouterr().err
+    assert not OrgPaths(org).runs_dir.exists()
+
+
+# A trainer that starts its metrics, says so, and waits; how it meets SIGINT varies.
+TRAINER = """\
+import json, os, signal, sys, time
+mode = sys.argv[1]
+metrics = open(os.path.join(os.environ["ORGTUI_RUN_DIR"], "metrics.jsonl"), "a")
+def line(**fields):
+    metrics.write(json.dumps(fields) + "\\n"); metrics.flush()
+def own_end(signum, frame):
+    line(event="run_end", status="killed", wall_s=1.0, final_val_bpb=None, by="trainer")
+    sys.exit(130)
+if mode == "handles":
+    signal.signal(signal.SIGINT, own_end)
+elif mode == "ignores":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+line(event="run_start", run_id=os.environ["ORGTUI_RUN_ID"], variant="v", seed=0, time=time.time())
+if mode != "handles":
+    metrics.write('{"event": "train", "step": 1')  # torn: it will die mid-line
+    metrics.flush()
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "to_group"),
+    [("dies", True), ("handles", False), ("handles", True), ("ignores", False)],
+)
+def test_ctrl_c_stops_the_whole_run_and_closes_it_killed(org, mode: str, to_group: bool):
+    import signal
+    import time
+
+    from orgtui.ledger import load_run
+
+    argv = [sys.executable, "-m", "orgtui", "run", "--root", str(org), "--variant", "v"]
+    argv += ["--seeds", "5", "--no-post", "--", sys.executable, "-c", TRAINER, mode]
+    process = subprocess.Popen(
+        argv,
+        cwd=org,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        runs = OrgPaths(org).runs_dir
+
+        def ready() -> bool:
+            logs = list(runs.glob("*/output.log")) if runs.exists() else []
+            return bool(logs) and "ready" in logs[0].read_text()
+
+        deadline = time.monotonic() + 60
+        while not ready() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert ready(), process.communicate()
+        if to_group:  # what a terminal's Ctrl-C does: the whole foreground group
+            os.killpg(process.pid, signal.SIGINT)
+        else:  # `kill -INT` to orgtui alone
+            process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, err
+    (run_dir,) = runs.iterdir()  # no seed after the interrupted one started
+    assert "interrupted" in err and "4 seed(s) not run" in err
+    ends = [
+        json.loads(line)
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+        if '"run_end"' in line
+    ]
+    assert len(ends) == 1 and ends[0]["status"] == "killed"
+    assert ("by" in ends[0]) == (mode == "handles")
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["interrupted"] is True and "exit_code" in meta
+    run = load_run(run_dir)
+    assert run.status == "killed" and run.finished and not run.usable
+
+
+LEAKY = """\
+import json, os, sys
+with open(os.path.join(os.environ["ORGTUI_RUN_DIR"], "metrics.jsonl"), "a") as f:
+    f.write(json.dumps({"event": "run_start", "variant": "v", "argv": sys.argv}) + "\\n")
+print("args:", " ".join(sys.argv[1:]))
+"""
+
+
+def test_a_key_passed_as_an_argument_is_stored_nowhere(org):
+    planted = ["PLAINsecretVALUE1234", "hf_PLANTEDtoken5678", "xyzPLANTED999000", "sk-s"]
+    out = orgtui(
+        org,
+        "run",
+        "--variant",
+        "v",
+        "--no-post",
+        "--",
+        sys.executable,
+        "-c",
+        LEAKY,
+        "--api-key",
+        planted[0],
+        f"HF_TOKEN={planted[1]}",
+        f"--hf_token={planted[2]}",
+        planted[3],
+    )
+    assert out.returncode == 0, out.stderr
+    (run_dir,) = OrgPaths(org).runs_dir.iterdir()
+    stored = {p.name: p.read_text() for p in run_dir.iterdir()}
+    assert set(stored) == {"run.json", "metrics.jsonl", "output.log"}
+    for secret in planted:
+        for name, text in stored.items():
+            assert secret not in text, (secret, name)
+        assert secret not in out.stdout
+    command = json.loads(stored["run.json"])["command"]
+    assert command[-5:] == [
+        "--api-key",
+        "[redacted]",
+        "HF_TOKEN=[redacted]",
+        "--hf_token=[redacted]",
+        "[redacted]",
+    ]

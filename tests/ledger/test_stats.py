@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orgtui.ledger import stats
 
@@ -46,3 +50,40 @@ def test_interpolation_never_extrapolates():
     assert stats.interpolate(curve, 2.0) == 3.0
     assert stats.interpolate(curve, 0.5) is None
     assert stats.interpolate(curve, 3.5) is None
+
+
+values = st.lists(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(min_value=0.5, max_value=5.0),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=values, b=values, reference=values)
+def test_no_p_value_from_nan_and_noise_from_finite_values_only(a, b, reference):
+    tests = [
+        stats.welch(a, b, 0.05),
+        stats.with_reference_noise(a, b, stats.sd(reference), len(reference), 0.05),
+    ]
+    for test in tests:
+        if test is None:
+            continue
+        assert all(math.isfinite(x) for x in (test.delta, test.p_value, test.half_width))
+        assert 0.0 <= test.p_value <= 1.0 and test.half_width >= 0.0
+    assert stats.sd(a) >= 0.0  # never NaN: NaN fails every comparison
+
+
+def test_nan_seeds_are_left_out_of_the_noise():
+    clean = stats.welch([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], 0.05)
+    dirty = stats.welch([1.0, math.nan, 2.0, 3.0], [4.0, 5.0, math.inf, 6.0], 0.05)
+    assert dirty == clean
+    assert stats.welch([math.nan, math.nan], [1.0, 2.0], 0.05) is None
+    assert stats.sd([1.0, math.nan, 3.0]) == stats.sd([1.0, 3.0])
+
+
+def test_interpolation_between_huge_flops_stays_finite():
+    curve = [(0.0, 1e6), (1e300, 0.0)]
+    assert stats.interpolate(curve, 5e299) == pytest.approx(5e5)

@@ -8,6 +8,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -120,3 +121,33 @@ def test_planted_keys_never_reach_disk(git_repo: Path, tmux_socket: str) -> None
     assert [n for n in needles if n in history] == []
     bodies = " ".join(p.read_text() for p in paths.board_dir.glob("*.md"))
     assert bodies.count("[redacted]") >= 6  # three keys in each of two messages
+
+
+# Keys the first redaction let through: short after the prefix, split by an invisible
+# character or a line break, or passed to a trainer as an argument.
+SLIPPERY = {
+    "short": "sk-Q7x",
+    "zero-width": "sk-ant-api03-ZW\u200bSPLIT\u2060planted0123456789",
+    "wrapped": "sk-proj-WRAPPEDplanted\nCONTINUED0123456789",
+}
+
+
+def test_slippery_keys_in_posts_and_run_arguments_never_reach_disk(git_repo: Path) -> None:
+    write_org(git_repo, {"ada": "exec sleep 600"})
+    (git_repo / ".gitignore").write_text(".org/\n")
+    subprocess.run(["git", "-C", str(git_repo), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(git_repo), "commit", "-qm", "org"], check=True)
+    body = " | ".join(f"{name}: {key}" for name, key in SLIPPERY.items())
+    post = run_orgtui("post", "--to", "ada", "--subject", "keys", "--body", body, root=git_repo)
+    assert post.returncode == 0, post.stderr
+    argument = "PLANTEDargumentSECRET42"
+    script = "import sys; print('got', sys.argv[1:])"
+    run = run_orgtui(
+        "run", "--variant", "v", "--no-post", "--", sys.executable, "-c", script,
+        "--api-key", argument, f"OPENAI_API_KEY={argument}x",
+        root=git_repo, cwd=git_repo,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert argument not in run.stdout
+    pieces = [argument, "Q7x", "SPLIT", "planted0123456789", "CONTINUED0123456789"]
+    assert grep_tree(OrgPaths(git_repo).org_dir, pieces) == []
