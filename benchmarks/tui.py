@@ -1,13 +1,17 @@
 """TUI responsiveness, printed as one JSON object.
 
-- ``cold_start_ms``: a fresh interpreter, from start to the first frame with every card drawn
-  (imports included), against a bare Textual app as the reference.
+- ``cold_start_ms``: a fresh interpreter, from start (imports included) to the first frame:
+  ``first_frame`` when every card the screen has room for is laid out (the rest are mounted
+  in batches after it), against a bare Textual app's first frame (its one widget laid out),
+  both polled the same way; ``all_cards`` when all 64 cards are mounted and Pilot's
+  ``pause()`` returns, against the bare app's ``pause()`` (the measure before first frames).
 - ``key_ms``: key press -> screen updated (selection moved and repainted), 64 agents, as
   Textual's Pilot measures it (press, then wait for the screen to settle); ``bare_key_ms`` is
   the same for a one-widget Textual app, the floor this harness can show.
 - ``board_visible_ms``: a message file written -> shown in the app's snapshot (live updates
   through watchfiles), 64 agents.
-Goals: key p95 < 50 ms, board p95 < 200 ms.
+Goals: cold start first frame <= 1.5x the bare app's; key p95 within 50 ms of the bare
+harness's p95 (and, as before, of its p50); board p95 < 200 ms.
 """
 
 from __future__ import annotations
@@ -30,12 +34,21 @@ t0 = time.perf_counter()
 from orgtui.tui.app import OrgApp
 from orgtui.tui.widgets.agent_card import AgentCard
 async def main():
+    agents = int(sys.argv[2])
     app = OrgApp(__import__("pathlib").Path(sys.argv[1]), live=False)
     async with app.run_test(size=(160, 45)) as pilot:
-        while len(app.screen.query(AgentCard)) < int(sys.argv[2]):
-            await pilot.pause(0.005)
+        screen = app.main_screen
+        while True:  # polled without forcing a frame: the app paints on its own
+            cards = list(screen.query(AgentCard))
+            room = min(agents, screen.visible_slots())
+            if len(cards) >= room and all(c.region.height for c in cards[:room]):
+                break
+            await asyncio.sleep(0.005)
+        first = (time.perf_counter() - t0) * 1000
+        while len(screen.query(AgentCard)) < agents:
+            await asyncio.sleep(0.005)
         await pilot.pause()
-        print((time.perf_counter() - t0) * 1000)
+        print(first, (time.perf_counter() - t0) * 1000)
 asyncio.run(main())
 """
 BARE = """
@@ -48,8 +61,12 @@ class Bare(App):
         yield Static("hello")
 async def main():
     async with Bare().run_test() as pilot:
+        static = pilot.app.query_one(Static)
+        while not static.region.height:
+            await asyncio.sleep(0.005)
+        first = (time.perf_counter() - t0) * 1000
         await pilot.pause()
-        print((time.perf_counter() - t0) * 1000)
+        print(first, (time.perf_counter() - t0) * 1000)
 asyncio.run(main())
 """
 
@@ -60,7 +77,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def cold(root: Path, agents: int, trials: int) -> dict[str, float]:
-    def once(code: str, *args: str) -> float:
+    def once(code: str, *args: str) -> tuple[float, float]:
         out = subprocess.run(
             [sys.executable, "-c", code, *args],
             capture_output=True,
@@ -68,14 +85,20 @@ def cold(root: Path, agents: int, trials: int) -> dict[str, float]:
             check=True,
             cwd=ROOT,
         )
-        return float(out.stdout.strip().splitlines()[-1])
+        first, settled = out.stdout.strip().splitlines()[-1].split()
+        return float(first), float(settled)
 
     app = [once(COLD, str(root), str(agents)) for _ in range(trials)]
     bare = [once(BARE) for _ in range(trials)]
+    first, bare_first = pct([a[0] for a in app], 50), pct([b[0] for b in bare], 50)
+    every, bare_settled = pct([a[1] for a in app], 50), pct([b[1] for b in bare], 50)
     return {
-        "p50": pct(app, 50),
-        "bare_textual_p50": pct(bare, 50),
-        "ratio_to_bare": round(pct(app, 50) / pct(bare, 50), 2),
+        "first_frame_p50": first,
+        "bare_first_frame_p50": bare_first,
+        "first_frame_ratio": round(first / bare_first, 2),
+        "all_cards_p50": every,
+        "bare_settled_p50": bare_settled,
+        "all_cards_ratio": round(every / bare_settled, 2),
     }
 
 
@@ -112,7 +135,7 @@ async def interactive(root: Path, trials: int) -> dict[str, dict[str, float]]:
     keys: list[float] = []
     visible: list[float] = []
     async with app.run_test(size=(200, 60)) as pilot:
-        while app.snapshot is None:
+        while app.snapshot is None or len(app.main_screen.cards) < len(app.snapshot.agents):
             await pilot.pause(0.01)
         await pilot.pause(0.5)
         for i in range(trials):
@@ -140,16 +163,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--agents", type=int, default=64)
     parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--cold-trials", type=int, default=5)
     args = parser.parse_args()
     from tests.tui.conftest import build_org
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         build_org(root, agents=args.agents)
-        result = {"agents": args.agents, "cold_start_ms": cold(root, args.agents, 3)}
+        result = {"agents": args.agents, "cold_start_ms": cold(root, args.agents, args.cold_trials)}
         result |= asyncio.run(interactive(root, args.trials))
+    keys, bare = result["key_ms"], result["bare_key_ms"]
+    result["key_p95_over_bare_p95_ms"] = round(keys["p95"] - bare["p95"], 2)
     result["goals_met"] = {
-        "key_p95_over_bare_under_50ms": result["key_ms"]["p95"] - result["bare_key_ms"]["p50"] < 50,
+        "cold_first_frame_at_most_1.5x_bare": result["cold_start_ms"]["first_frame_ratio"] <= 1.5,
+        "cold_all_cards_at_most_1.5x_bare": result["cold_start_ms"]["all_cards_ratio"] <= 1.5,
+        "key_p95_within_50ms_of_bare_p95": keys["p95"] - bare["p95"] < 50,
+        "key_p95_over_bare_p50_under_50ms": keys["p95"] - bare["p50"] < 50,
         "board_p95_under_200ms": result["board_visible_ms"]["p95"] < 200,
     }
     print(json.dumps(result))

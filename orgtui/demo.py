@@ -2,9 +2,9 @@
 
 Builds a scratch research repo (a copy of nanochat/, the demo org.toml, the role prompts,
 the scripted playbooks and a recorded GPU trace), brings the org up on a private tmux server
-so it never touches the person's own sessions, and follows the story on the board until the
-chief posts its conclusion: a progress line on the terminal, then the TUI (or, headless, the
-final ledger and report).
+so it never touches the person's own sessions, and opens the TUI at once: the story plays
+inside it, narrated a beat at a time (``narrate``) until the chief's conclusion. Headless, it
+follows the story with a progress line instead, then prints the final ledger and report.
 """
 
 from __future__ import annotations
@@ -13,13 +13,18 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from orgtui.config import BUNDLED_ROLES_DIR
 from orgtui.errors import OrgtuiError
 from orgtui.paths import OrgPaths
+from orgtui.snapshot import MessageView, Narration, Narrator, OrgSnapshot
+
+OpenTui = Callable[[Path, str, Narrator | None], int]
+"""Runs the TUI on (org root, tmux socket, narrator) until the person quits; the exit code."""
 
 PLAYBOOKS = Path(__file__).resolve().parent / "agent" / "playbooks"
 NANOCHAT = Path(__file__).resolve().parent.parent / "nanochat"
@@ -71,7 +76,7 @@ def live_org_toml(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def build_repo(target: Path, *, live: bool = False) -> None:
+def build_repo(target: Path, *, live: bool = False, playbooks: Path = PLAYBOOKS) -> None:
     """Write the scratch research repo at ``target`` and make its first commit."""
     if not NANOCHAT.is_dir():
         raise DemoError(f"{NANOCHAT}: nanochat not found next to orgtui (reinstall the package)")
@@ -80,8 +85,8 @@ def build_repo(target: Path, *, live: bool = False) -> None:
     shutil.copytree(BUNDLED_ROLES_DIR, target / "roles")
     (target / "playbooks").mkdir()
     for name in DEMO_AGENTS:
-        shutil.copy(PLAYBOOKS / f"{name}.toml", target / "playbooks" / f"{name}.toml")
-    org_toml = (PLAYBOOKS / "demo-org.toml").read_text(encoding="utf-8")
+        shutil.copy(playbooks / f"{name}.toml", target / "playbooks" / f"{name}.toml")
+    org_toml = (playbooks / "demo-org.toml").read_text(encoding="utf-8")
     if GPU_TRACE.is_file():
         shutil.copy(GPU_TRACE, target / "gpu-trace.jsonl")
     else:  # an installed wheel carries no test fixtures: the gauges then say "no GPU"
@@ -101,6 +106,62 @@ def build_repo(target: Path, *, live: bool = False) -> None:
     init_repo(
         target, "orgtui demo: nanochat and the demo org", "orgtui demo", "demo@orgtui.invalid"
     )
+
+
+@dataclass(frozen=True)
+class Beat:
+    """One step of the story: shown once its message (or its first run) is there."""
+
+    text: str
+    sender: str = ""
+    subject: str = ""
+    variant: str = ""
+
+    def happened(self, messages: Sequence[MessageView], variants: set[str]) -> bool:
+        if self.variant:
+            return self.variant in variants
+        return any(m.sender == self.sender and self.subject in m.subject for m in messages)
+
+
+STORY = (
+    Beat(
+        "1/7 the chief posts the plan: a 3-seed baseline first, one variable per variant",
+        "chief",
+        "plan",
+    ),
+    Beat("2/7 cy replicates the baseline (softcap 15) with 3 seeds", variant="baseline"),
+    Beat("3/7 the baseline is in: the chief sends ada and bo off", "chief", "baseline ready"),
+    Beat(
+        "4/7 ada removes the softcap (--softcap 0): 3 seeds at the baseline's budget",
+        variant="nocap",
+    ),
+    Beat("5/7 bo trains a wider model twice as long, one seed", variant="wide"),
+    Beat("5/7 bo claims a win from its lower final loss", "bo", "wide"),
+    Beat("6/7 the chief calls a standup; every researcher answers", "supervisor", "standup:"),
+    Beat("6/7 the supervisor sends the chief the standup digest", "supervisor", "standup digest"),
+)
+"""The story as the playbooks script it (docs/demo.md), in order; the latest beat is shown."""
+
+
+def narrate(snapshot: OrgSnapshot, runs: Sequence[Any]) -> Narration:
+    """The demo's status line: the story's latest beat, the runs done, or the conclusion."""
+    for agent in snapshot.agents:
+        if agent.detail.startswith("playbook failed"):
+            return Narration(
+                f"{agent.name}: {agent.detail} (its pane: `orgtui attach {agent.name}`)",
+                problem=True,
+            )
+    messages = [m for m in snapshot.messages if not m.malformed]
+    last = [m for m in messages if m.sender == "chief" and CONCLUSION in m.subject]
+    if last:
+        return Narration("7/7 the chief concludes, from the ledger's verdicts:", last[-1].body)
+    variants = {r.variant for r in runs}
+    beat = next(
+        (b.text for b in reversed(STORY) if b.happened(messages, variants)),
+        "0/7 the supervisor starts a chief and three researchers",
+    )
+    done = sum(1 for r in runs if r.finished)
+    return Narration(f"{beat}   ·  {done}/{max(EXPECTED_RUNS, len(runs))} runs done")
 
 
 def orgtui_cli(root: Path, socket: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -189,13 +250,22 @@ def run_demo(
     force: bool = False,
     timeout_s: float = 600.0,
     say: Callable[[str], object] = print,
-    open_tui: Callable[[Path, str], int] | None = None,
+    open_tui: OpenTui | None = None,
+    playbooks: Path = PLAYBOOKS,
 ) -> int:
-    """Build, start and follow the demo; returns the exit code.
+    """Build, start and show the demo; returns the exit code.
 
-    ``open_tui`` shows the org at the end (not headless); the command layer passes the TUI in.
+    ``open_tui`` (the command layer passes the TUI in) opens at once, the story told in it;
+    headless, or without it, the story is followed here and the ledger printed at its end.
+    A demo already built is reopened, not rebuilt, unless ``force``. ``playbooks``: where the
+    org and its agents' playbooks come from (tests pass a shorter story).
     """
     target = target.resolve()
+    watch = None if headless else open_tui
+    story = None if live else narrate  # real agents write their own story
+    if watch is not None and not force and (target / "org.toml").is_file():
+        say(f"reopening the demo in {target} (--force plays it again from the start)")
+        return watch(target, socket, story)
     if target.exists() and any(target.iterdir()):
         if not force:
             raise DemoError(
@@ -206,13 +276,13 @@ def run_demo(
             orgtui_cli(target, socket, "down")
         shutil.rmtree(target)
     say(f"building the demo research repo in {target}")
-    build_repo(target, live=live)
+    build_repo(target, live=live, playbooks=playbooks)
     up = orgtui_cli(target, socket, "up")
     if up.returncode != 0:
         raise DemoError(f"orgtui up failed: {(up.stderr or up.stdout).strip()}")
     say(up.stdout.strip() + f" (private tmux server: tmux -L {socket})")
-    if live and open_tui is not None:  # real agents write their own story: straight to the TUI
-        return open_tui(target, socket)
+    if (shown := watch or (open_tui if live else None)) is not None:
+        return shown(target, socket, story)
     say("a chief and three researchers at work; the ledger judges every claim:")
     paths = OrgPaths(target)
     try:
@@ -221,8 +291,6 @@ def run_demo(
         if headless and not keep:
             orgtui_cli(target, socket, "down")
         raise
-    if not headless and open_tui is not None:
-        return open_tui(target, socket)
     for verb in ("ledger", "report"):
         say(orgtui_cli(target, socket, verb).stdout.rstrip())
     from orgtui import board

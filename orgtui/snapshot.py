@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from orgtui.supervisor.state import OrgState, Seat
     from orgtui.supervisor.tmux import Tmux
 
-SPARK_POINTS = 60
+SPARK_POINTS = 48
+"""A run's loss curve is averaged down to this many points, whatever its length."""
+LATEST_VERDICTS = 4
 PANE_SCROLLBACK = 40
 """Extra lines captured above the wanted ones, so blank lines at a pane's bottom are skipped."""
 
@@ -55,6 +58,10 @@ class AgentView:
     detail: str = ""
     run_id: str | None = None
     loss: tuple[float, ...] = ()
+    """The latest run's train loss over the whole run, smoothed (``trend``) and averaged down
+    to ``SPARK_POINTS``; ``loss_now`` and ``loss_best`` are read off the same smoothed curve."""
+    loss_now: float | None = None
+    loss_best: float | None = None
     last_bpb: float | None = None
     pane_id: str | None = None
     window_id: str | None = None
@@ -79,6 +86,26 @@ class MessageView:
 
 
 @dataclass(frozen=True)
+class VerdictView:
+    """One variant's verdict against the baseline, for the main screen's bottom strip."""
+
+    variant: str
+    verdict: str
+    baseline: str
+    delta_bpb: float | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Narration:
+    """What a story told over the org (the demo's) says now: a line, maybe more below it."""
+
+    line: str
+    detail: str = ""
+    problem: bool = False
+
+
+@dataclass(frozen=True)
 class OrgSnapshot:
     """Everything the main screen draws, read at one moment."""
 
@@ -97,9 +124,28 @@ class OrgSnapshot:
     problems: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     """Role prompts under ``roles/`` (for the new-agent dialog)."""
+    verdicts: tuple[VerdictView, ...] = ()
+    """The ledger's verdicts, the variant with the latest run first."""
+    story: Narration | None = None
+    complete: bool = True
+    """False for the first, quick read (seats only): board, runs, GPUs and ledger to follow."""
 
     def agent(self, name: str) -> AgentView | None:
         return next((a for a in self.agents if a.name == name), None)
+
+    @property
+    def hours_label(self) -> str:
+        """What the runs' hours were spent on: no GPU source means they ran on the CPU."""
+        return compute_label(self.gpu_source)
+
+
+def compute_label(gpu_source: str) -> str:
+    """``CPU-hours`` on a machine without GPUs (source ``none``), else ``GPU-hours``."""
+    return "CPU-hours" if gpu_source == "none" else "GPU-hours"
+
+
+Narrator = Callable[[OrgSnapshot, Sequence[Any]], Narration]
+"""Tells a story over a snapshot and its runs (``orgtui demo`` passes one); from a worker."""
 
 
 class Feed:
@@ -108,14 +154,18 @@ class Feed:
     Every method blocks on files, tmux or git: call them from a worker thread.
     """
 
-    def __init__(self, root: Path, socket: str | None = None) -> None:
+    def __init__(
+        self, root: Path, socket: str | None = None, narrator: Narrator | None = None
+    ) -> None:
         self.root = root
+        self.narrator = narrator
         self.paths = OrgPaths(root)
         self.socket = socket
         self.tmux_socket = socket
         """The tmux server the org runs on: ``--socket``, else the one state.json records."""
         self._tmux: Tmux | None = None
         self._runs: dict[Path, tuple[int, Any]] = {}
+        self._ledger: tuple[tuple[Any, ...], tuple[str, tuple[VerdictView, ...]]] | None = None
 
     def _config(self) -> tuple[OrgConfig | None, str | None]:
         from orgtui.config import load_config
@@ -152,6 +202,32 @@ class Feed:
             out.append(cached[1])
         return sorted(out, key=lambda r: (r.started, r.run_id))
 
+    def roster(self, now: float | None = None) -> OrgSnapshot:
+        """The seats alone (org.toml and state.json): enough for the first frame's cards, read
+        in a fraction of a full snapshot's time; ``snapshot`` fills in the rest."""
+        config, problem = self._config()
+        state = self._state()
+        specs = {a.name: a for a in config.agents} if config else {}
+        names = list(specs) + [n for n in state.seats if n not in specs]
+        seats = state.seats
+        agents = tuple(_agent_view(n, seats.get(n), specs.get(n), None, {}, {}) for n in names)
+        return OrgSnapshot(
+            name=config.org.name if config else state.org or self.root.name,
+            task=config.org.task if config else "",
+            session=state.session or (config.org.session_name if config else ""),
+            socket=self.socket or state.tmux_socket,
+            supervisor_alive=state.supervisor_alive(),
+            supervisor_started=state.supervisor.started,
+            agents=agents,
+            messages=(),
+            gpu_hours=0.0,
+            best_improvement="…",
+            gpu_source="",
+            taken=time.time() if now is None else now,
+            problems=(problem,) if problem else (),
+            complete=False,
+        )
+
     def snapshot(self, now: float | None = None) -> OrgSnapshot:
         from orgtui import board
 
@@ -177,7 +253,8 @@ class Feed:
             for name in names
         )
         self.tmux_socket = self.socket or state.tmux_socket
-        return OrgSnapshot(
+        best, verdicts = self._judged(runs)
+        snapshot = OrgSnapshot(
             name=config.org.name if config else state.org or self.root.name,
             task=config.org.task if config else "",
             session=state.session or (config.org.session_name if config else ""),
@@ -187,12 +264,23 @@ class Feed:
             agents=agents,
             messages=tuple(_message_view(m, human_read) for m in listed[-200:]),
             gpu_hours=sum(r.gpu_hours for r in runs),
-            best_improvement=_best(self.paths, runs),
+            best_improvement=best,
             gpu_source=source,
             taken=time.time() if now is None else now,
             problems=tuple(problems),
             roles=_roles(self.paths),
+            verdicts=verdicts,
         )
+        if self.narrator is None:
+            return snapshot
+        return replace(snapshot, story=self.narrator(snapshot, runs))
+
+    def _judged(self, runs: list[Any]) -> tuple[str, tuple[VerdictView, ...]]:
+        """The best improvement and the latest verdicts; judged again only when a run changed."""
+        key = tuple((r.run_id, r.status, len(r.evals), r.wall_s) for r in runs)
+        if self._ledger is None or self._ledger[0] != key:
+            self._ledger = (key, _judge(self.paths, runs))
+        return self._ledger[1]
 
     def pane_text(self, pane_id: str, lines: int = 8) -> str:
         """The last ``lines`` non-blank-ended lines of a pane; empty when tmux says no."""
@@ -235,6 +323,7 @@ def _agent_view(
     gpus: dict[int, GpuView],
 ) -> AgentView:
     """The only reader of seat records: a seat from state.json, else its org.toml spec."""
+    curve = trend([loss for _, _, loss in run.train]) if run else []
     gpu = seat.gpu if seat is not None else spec.gpu if spec else None
     return AgentView(
         name=name,
@@ -247,7 +336,9 @@ def _agent_view(
         unread=unread.get(name, 0),
         detail=seat.detail if seat else "",
         run_id=run.run_id if run else None,
-        loss=tuple(loss for _, _, loss in run.train[-SPARK_POINTS:]) if run else (),
+        loss=smooth(curve, SPARK_POINTS),
+        loss_now=curve[-1] if curve else None,
+        loss_best=min(curve) if curve else None,
         last_bpb=run.evals[-1][2] if run and run.evals else None,
         pane_id=seat.pane_id if seat else None,
         window_id=seat.window_id if seat else None,
@@ -314,15 +405,54 @@ def _gpus(paths: OrgPaths) -> tuple[dict[int, GpuView], str]:
     return views, source
 
 
-def _best(paths: OrgPaths, runs: list[Any]) -> str:
+def smooth(values: Sequence[float], points: int) -> tuple[float, ...]:
+    """``values`` averaged into at most ``points`` equal spans: the whole curve in a few
+    characters, never cut to its tail."""
+    n = len(values)
+    if n <= points:
+        return tuple(values)
+    return tuple(
+        sum(values[i * n // points : (i + 1) * n // points])
+        / ((i + 1) * n // points - i * n // points)
+        for i in range(points)
+    )
+
+
+def trend(values: Sequence[float]) -> list[float]:
+    """An exponential moving average over a tenth of the run: batch noise smoothed away, so
+    a 100-step run's descent shows and its "best" is not one lucky batch."""
+    alpha = 2.0 / (max(2, len(values) // 10) + 1)
+    out: list[float] = []
+    for value in values:
+        out.append(value if not out else out[-1] + alpha * (value - out[-1]))
+    return out
+
+
+def _judge(paths: OrgPaths, runs: list[Any]) -> tuple[str, tuple[VerdictView, ...]]:
     from orgtui.errors import OrgtuiError
     from orgtui.ledger import Ledger
 
     try:
-        name, gain = Ledger.load(paths, runs=runs).best_improvement()
-    except (OrgtuiError, ValueError, ZeroDivisionError):
-        return "n/a"
-    return f"-{gain:.4f} bpb ({name})" if name and gain is not None else "none verified"
+        ledger = Ledger.load(paths, runs=runs)
+        name, gain = ledger.best_improvement()
+        base = ledger.baseline
+        latest: dict[str, float] = {}
+        for run in runs:
+            latest[run.variant] = max(latest.get(run.variant, 0.0), run.started)
+        others = sorted(
+            (v for v in ledger.variants if base in ledger.variants and v != base),
+            key=lambda v: latest.get(v, 0.0),
+            reverse=True,
+        )
+        compared = [ledger.compare(base, v) for v in others[:LATEST_VERDICTS]] if base else []
+    except (OrgtuiError, ValueError, ArithmeticError):
+        return "n/a", ()
+    best = f"-{gain:.4f} bpb ({name})" if name and gain is not None else "none verified"
+    verdicts = tuple(
+        VerdictView(variant, c.verdict, base or "", c.delta_bpb, tuple(c.flags))
+        for variant, c in zip(others, compared, strict=False)
+    )
+    return best, verdicts
 
 
 def _roles(paths: OrgPaths) -> tuple[str, ...]:

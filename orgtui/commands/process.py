@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     propose.set_defaults(func=cmd_propose)
 
     demo = add_parser(
-        subparsers, "demo", "run the demo org offline (no API key, no GPU), then open the TUI"
+        subparsers, "demo", "run the demo org offline (no API key, no GPU), watched in the TUI"
     )
     demo.add_argument("--dir", default="orgtui-demo", help="where to build it (./orgtui-demo)")
     demo.add_argument("--headless", action="store_true", help="no TUI: print ledger and report")
@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--live", action="store_true", help="real claude/codex/builtin agents (keys, GPUs)"
     )
     demo.add_argument("--keep", action="store_true", help="headless: leave the org running")
-    demo.add_argument("--force", action="store_true", help="rebuild an existing demo dir")
+    demo.add_argument(
+        "--force", action="store_true", help="rebuild an existing demo dir and play it again"
+    )
     demo.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     demo.set_defaults(func=cmd_demo)
 
@@ -90,5 +92,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
         force=args.force,
         timeout_s=args.timeout,
         say=lambda line: print(line, flush=True),
-        open_tui=launch_tui,
+        open_tui=lambda root, socket, narrator: launch_tui(root, socket, narrator=narrator),
     )

@@ -19,6 +19,8 @@ from orgtui.errors import OrgtuiError
 if TYPE_CHECKING:
     from textual.app import App
 
+    from orgtui.snapshot import Narrator
+
 CLI_TIMEOUT_S = 120
 
 
@@ -63,8 +65,10 @@ def load_tmux_library(socket: str | None) -> None:
         Tmux(socket)
 
 
-def launch_tui(root: Path, socket: str | None) -> int:
-    """Run the app until the person quits; agents keep running whatever happens here."""
+def launch_tui(root: Path, socket: str | None, *, narrator: Narrator | None = None) -> int:
+    """Run the app until the person quits; agents keep running whatever happens here.
+
+    ``narrator`` tells a story over the org as it plays (``orgtui demo``)."""
     from orgtui.config import load_config
     from orgtui.tui.app import OrgApp
 
@@ -73,7 +77,15 @@ def launch_tui(root: Path, socket: str | None) -> int:
     except OrgtuiError:
         keys = {}  # the header shows the config error; the TUI still opens
     load_tmux_library(socket)
-    OrgApp(root, socket, keys=keys, takeover_runner=run_suspended, cli_runner=run_cli).run()
+    app = OrgApp(
+        root,
+        socket,
+        keys=keys,
+        takeover_runner=run_suspended,
+        cli_runner=run_cli,
+        narrator=narrator,
+    )
+    app.run()
     where = f" --root {root}" + (f" --socket {socket}" if socket else "")
     print(
         f"orgtui: TUI closed; the agents keep running. Back: `orgtui{where}`; "

@@ -7,6 +7,10 @@
   posts and read receipts all run in ``@work(thread=True)`` workers.
 - The snapshot, pane previews and last commits are reactives that screens watch; screens
   and cards send requests up as messages.
+- The first frame waits for no more than the seats (``Feed.roster``): the board, runs, GPUs
+  and ledger follow in the next read, and cards past the first screen are mounted in
+  batches after it (benchmarks/tui.py holds this to a bare Textual app).
+- A story told over the org (``orgtui demo``'s narrator) is read with each snapshot.
 - Running another orgtui command line (``orgtui attach``, ``orgtui up``) is injected by the
   caller (``orgtui.commands.tui``): this package starts no process itself.
 """
@@ -22,19 +26,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.keys import format_key
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from orgtui.snapshot import Feed, OrgSnapshot
+from orgtui.snapshot import Feed, Narrator, OrgSnapshot
 from orgtui.tui.messages import ComposeRequested, TakeOverRequested
-from orgtui.tui.screens.dialogs import ComposeDialog, Draft
 from orgtui.tui.screens.main import MainScreen
 
 if TYPE_CHECKING:
     from orgtui.supervisor.verbs import Reply, Request
     from orgtui.tui.screens.board import BoardScreen
+    from orgtui.tui.screens.dialogs import Draft
 
-PANE_PREVIEW_LINES = 3
 REFRESH_EVERY_S = 2.0
 PANE_EVERY_S = 1.0
 COMMIT_EVERY_S = 15.0
@@ -45,6 +49,9 @@ CliRunner = Callable[[list[str]], str]
 """Runs an orgtui command line to its end; its output, or an OrgtuiError with its message."""
 Commander = Callable[["Request"], "Reply"]
 """Sends one verb to the org (the supervisor's socket, else directly under the lock)."""
+
+KEY_NAMES = {"enter": "enter", "pageup": "page up", "pagedown": "page down"}
+"""Keys whose name reads better than Textual's symbol for them (``⏎``, ``pgup``)."""
 
 EXTRA_HELP = (
     ("arrows, j / k", "move between agents"),
@@ -114,6 +121,7 @@ class OrgApp(App[None]):
         takeover_runner: TakeoverRunner | None = None,
         cli_runner: CliRunner | None = None,
         commander: Commander | None = None,
+        narrator: Narrator | None = None,
     ) -> None:
         """The app over the org at ``root``.
 
@@ -125,9 +133,10 @@ class OrgApp(App[None]):
             clock: the time the header's uptime is counted to.
             takeover_runner, cli_runner: run ``orgtui attach`` / ``orgtui up``; None: not offered.
             commander: sends verbs; default ``supervisor.verbs.send`` on this org.
+            narrator: tells a story over each snapshot (``orgtui demo``), shown above the cards.
         """
         super().__init__()
-        self.feed = Feed(root, socket)
+        self.feed = Feed(root, socket, narrator)
         self.live = live
         self.clock = clock
         self.takeover_runner = takeover_runner
@@ -140,9 +149,16 @@ class OrgApp(App[None]):
     def get_default_screen(self) -> Screen:
         return self.main_screen
 
+    def get_key_display(self, binding: Binding) -> str:
+        """A key as the person types it: ``?``, ``/``, ``ctrl+t``, ``enter``."""
+        return human_key(binding.key.split(",")[0].strip())
+
     # -- reading the org -------------------------------------------------------------------
-    def on_mount(self) -> None:
+    def on_load(self) -> None:
+        # Before the first screen is composed: the first read overlaps Textual's start.
         self.refresh_snapshot()
+
+    def on_mount(self) -> None:
         if self.live:
             self.watch_org()
             self.set_interval(REFRESH_EVERY_S, self.refresh_snapshot)
@@ -161,29 +177,33 @@ class OrgApp(App[None]):
 
     @work(thread=True, exclusive=True, group="snapshot")
     def refresh_snapshot(self) -> None:
+        if self.snapshot is None:  # the first frame: the seats first, the rest once it is drawn
+            self.call_from_thread(self._set_snapshot, self.feed.roster(now=self.clock()))
+            return
         snapshot = self.feed.snapshot(now=self.clock())
         self.call_from_thread(self._set_snapshot, snapshot)
 
     def _set_snapshot(self, snapshot: OrgSnapshot) -> None:
         self.snapshot = snapshot
+        if not snapshot.complete:
+            self.call_after_refresh(self.refresh_snapshot)
 
     def watch_snapshot(self, old: OrgSnapshot | None, new: OrgSnapshot | None) -> None:
-        if old is None and new is not None and self.live:
+        first = new is not None and new.complete and (old is None or not old.complete)
+        if first and self.live:
             # after the main screen has drawn the first cards: previews go to visible ones
             self.call_after_refresh(self.refresh_panes)
             self.call_after_refresh(self.refresh_commits)
 
     def refresh_panes(self) -> None:
-        """Pane previews, captured only for the cards on screen."""
-        if self.screen is self.main_screen and (targets := self.main_screen.visible_panes()):
-            self.capture_panes(targets)
+        """Pane previews, captured only for the cards on screen, as many lines as they show."""
+        main = self.main_screen
+        if self.screen is main and main.pane_lines and (targets := main.visible_panes()):
+            self.capture_panes(targets, main.pane_lines)
 
     @work(thread=True, exclusive=True, group="panes")
-    def capture_panes(self, targets: dict[str, str]) -> None:
-        texts = {
-            name: self.feed.pane_text(pane_id, PANE_PREVIEW_LINES)
-            for name, pane_id in targets.items()
-        }
+    def capture_panes(self, targets: dict[str, str], lines: int) -> None:
+        texts = {name: self.feed.pane_text(pane_id, lines) for name, pane_id in targets.items()}
         self.call_from_thread(self._set_panes, texts)
 
     def _set_panes(self, texts: dict[str, str]) -> None:
@@ -278,6 +298,8 @@ class OrgApp(App[None]):
 
     # -- the board -------------------------------------------------------------------------
     def on_compose_requested(self, event: ComposeRequested) -> None:
+        from orgtui.tui.screens.dialogs import ComposeDialog
+
         names = [a.name for a in self.snapshot.agents] if self.snapshot else []
         dialog = ComposeDialog(
             [*names, "all"], to=event.to, subject=event.subject, reply_to=event.reply_to
@@ -364,3 +386,9 @@ class OrgApp(App[None]):
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+
+def human_key(key: str) -> str:
+    """``question_mark`` -> ``?``, ``ctrl+t`` -> ``ctrl+t``, ``escape`` -> ``esc``."""
+    *modifiers, name = key.split("+")
+    return "+".join([*modifiers, KEY_NAMES.get(name) or format_key(name)])

@@ -76,3 +76,49 @@ def test_live_demo_repo_swaps_in_real_agents(tmp_path: Path) -> None:
     ]
     assert all(a.playbook is None and a.gpu == i for i, a in enumerate(config.agents))
     assert config.gpu.source == "auto"
+
+
+def test_the_status_line_narrates_each_beat_of_the_story() -> None:
+    """`narrate` over the story's messages and runs as they accumulate: each beat in turn, the
+    runs counted, the chief's conclusion in full at the end, a failed playbook in red."""
+    from types import SimpleNamespace
+
+    from orgtui.demo import narrate
+    from orgtui.snapshot import AgentView, MessageView, OrgSnapshot
+
+    def message(sender: str, subject: str, body: str = "") -> MessageView:
+        return MessageView("id", sender, ("all",), subject, "result", "softcap", "", body=body)
+
+    def run(variant: str, finished: bool = True) -> SimpleNamespace:
+        return SimpleNamespace(variant=variant, finished=finished)
+
+    def told(messages, runs, detail: str = ""):  # type: ignore[no-untyped-def]
+        agent = AgentView("cy", "researcher", "scripted", "idle", detail=detail)
+        snapshot = OrgSnapshot(
+            "demo", "", "", None, True, None, (agent,), tuple(messages), 0.0, "", "none"
+        )
+        return narrate(snapshot, runs)
+
+    story = [
+        ([], [], "0/7"),
+        ([message("chief", "plan: softcap removal")], [], "1/7"),
+        ([], [run("baseline", False)], "2/7"),
+        ([message("chief", "baseline ready: go")], [run("baseline")] * 2, "3/7"),
+        ([], [run("nocap", False)], "4/7"),
+        ([], [run("wide", False)], "5/7 bo trains"),
+        ([message("bo", "wide: a clear win?")], [run("nocap")], "5/7 bo claims"),
+        ([message("supervisor", "standup: what did you do")], [], "6/7 the chief calls"),
+        ([message("supervisor", "standup digest")], [], "6/7 the supervisor"),
+    ]
+    messages: list[MessageView] = []
+    runs: list[SimpleNamespace] = []
+    for new_messages, new_runs, expected in story:
+        messages += new_messages
+        runs += new_runs
+        line = told(messages, runs)
+        assert line.line.startswith(expected) and not line.problem, (expected, line)
+        assert f"{sum(r.finished for r in runs)}/7 runs done" in line.line
+    end = told([*messages, message("chief", "conclusion: softcap", "nocap: within_noise")], runs)
+    assert end.line.startswith("7/7") and end.detail == "nocap: within_noise"
+    failed = told(messages, runs, detail="playbook failed: step 2")
+    assert failed.problem and "cy: playbook failed: step 2" in failed.line

@@ -161,11 +161,12 @@ def _gpu(paths: OrgPaths) -> None:
 
 
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the first snapshot (its worker may not have started yet on a loaded machine),
-    then for every worker, then for the screen to settle."""
+    """Wait for the first whole snapshot (the seats come first, the rest in a second read; its
+    worker may not have started yet on a loaded machine), then for every worker, then for the
+    screen to settle."""
     for _ in range(400):
-        main = pilot.app.main_screen
-        if pilot.app.snapshot is not None and main is not None and main.selected_name:
+        main, snapshot = pilot.app.main_screen, pilot.app.snapshot
+        if snapshot is not None and snapshot.complete and main is not None and main.selected_name:
             break
         await pilot.pause(0.025)
     await pilot.app.workers.wait_for_complete()

@@ -6,6 +6,7 @@ from textual.widgets import Button, DataTable, Input, Select
 
 from orgtui import board
 from orgtui.paths import OrgPaths
+from orgtui.snapshot import SPARK_POINTS
 from orgtui.tui.screens.agent import AgentScreen
 from orgtui.tui.screens.board import BoardScreen
 from orgtui.tui.screens.dialogs import ComposeDialog, HandoffDialog, NewAgentDialog
@@ -39,8 +40,11 @@ async def test_cards_show_the_org(make_app) -> None:
         assert list(cards) == ["chief", "ada", "bo", "cy"]
         assert cards["ada"].view.status == "working" and cards["ada"].has_class("-working")
         assert cards["cy"].has_class("-suspended")
-        assert " suspended " in str(cards["cy"].render().renderables[0].columns[1]._cells[0])
-        assert cards["ada"].view.last_bpb is not None and len(cards["ada"].view.loss) == 60
+        assert str(cards["cy"].render()).splitlines()[0].endswith(" suspended ")
+        ada = cards["ada"].view
+        assert ada.last_bpb is not None and len(ada.loss) == SPARK_POINTS  # the whole run
+        assert ada.loss_best is not None and ada.loss_now is not None
+        assert ada.loss_best <= min(ada.loss) and ada.loss_now != ada.loss[-1]  # averaged
         assert (
             cards["chief"].view.unread == 2
         )  # two results; its own directive to all is not counted
@@ -281,7 +285,7 @@ async def test_help_shows_keys_as_typed_with_remaps(make_app) -> None:
     assert rows["filter agents by name, role, backend or state"] == "/"
     assert rows["take over the agent: its tmux window; detach (prefix d) to come back"] == "t"
     assert rows["park the agent: WIP commit, window closed, seat kept"] == "P"
-    assert rows["switch between the dark and the light theme"] == "^t"
+    assert rows["switch between the dark and the light theme"] == "ctrl+t"
 
 
 async def test_scrolling_the_board_marks_nothing_read_opening_does(
@@ -336,3 +340,58 @@ async def test_enter_on_an_agent_screen_takes_that_agent_over(make_app, recorder
         await pilot.press("t")  # the remap reaches the agent screen's binding too
         await settle(pilot)
     assert [argv[argv.index("attach") + 1] for argv in recorder.takeovers] == ["bo"]
+
+
+async def test_agent_screen_plots_the_run_against_its_variants_other_seeds(
+    make_app, monkeypatch
+) -> None:
+    plotted = []
+    plot = AgentScreen.plot_loss
+
+    def spy(screen, run, seeds) -> None:  # type: ignore[no-untyped-def]
+        plotted.append((run.run_id, sorted(seed.run_id for seed in seeds), len(run.train)))
+        plot(screen, run, seeds)
+
+    monkeypatch.setattr(AgentScreen, "plot_loss", spy)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("right", "a")
+        assert await shows(pilot, AgentScreen)
+        await settle(pilot)
+    run_id, seeds, steps = plotted[-1]
+    assert (run_id, seeds) == ("nocap-s5", ["nocap-s3", "nocap-s4"])  # its own seeds, in grey
+    assert steps == len(next(r for r in app.feed.runs() if r.run_id == run_id).train)  # all of it
+
+
+async def test_without_gpus_compute_time_is_called_cpu_hours(make_app, org_root) -> None:
+    OrgPaths(org_root).gpu_samples.unlink()  # no GPU source: the runs ran on the CPU
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.snapshot.gpu_source == "none"
+        header = str(app.screen.query_one("#org-header").render())
+        assert "CPU-hours" in header and "GPU-hours" not in header
+        await pilot.press("l")
+        assert await shows(pilot, LedgerScreen)
+        await settle(pilot)
+        labels = [str(column.label) for column in app.screen.query_one(DataTable).columns.values()]
+        assert "CPU-h" in labels and "GPU-h" not in labels
+        assert "CPU-hours" in str(app.screen.query_one("#ledger-title").render())
+
+
+async def test_a_tall_terminal_grows_the_cards_and_shows_the_verdicts(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(200, 55)) as pilot:
+        await settle(pilot)
+        card = app.screen.query_one("#card-ada", AgentCard)
+        assert card.region.height > 11 and app.main_screen.pane_lines > 3
+        card.pane = "\n".join(f"line {i}" for i in range(40))
+        await pilot.pause()
+        shown = str(card.render()).splitlines()
+        assert shown[-1] == "line 39" and f"line {40 - app.main_screen.pane_lines}" in shown
+        strip = str(app.screen.query_one("#verdicts").render())
+        assert "nocap vs baseline: within_noise" in strip and "compute_mismatch x4.0" in strip
+    async with make_app().run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert pilot.app.main_screen.pane_lines == 3  # no room to spare: the smallest cards

@@ -13,6 +13,15 @@ def test_main_screen(make_app, snap_compare) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=settle)
 
 
+def test_main_screen_120x40(make_app, snap_compare) -> None:
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=settle)
+
+
+def test_main_screen_tall_200x55(make_app, snap_compare) -> None:
+    """Cards grow into the height (more of each pane); the verdicts strip sits at the bottom."""
+    assert snap_compare(make_app(), terminal_size=(200, 55), run_before=settle)
+
+
 def test_main_screen_narrow(make_app, snap_compare) -> None:
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=settle)
 

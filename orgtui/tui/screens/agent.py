@@ -1,4 +1,5 @@
-"""One agent: its live pane (about once a second), its runs with loss curves, messages, commits."""
+"""One agent: its live pane (about once a second), its latest run's whole loss curve against
+the same variant's other seeds (grey), its runs, messages and commits."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from orgtui.snapshot import AgentView, Feed, OrgSnapshot
 from orgtui.tui.messages import TakeOverRequested
+from orgtui.tui.widgets.keybar import KeyBar
 
 PANE_LINES = 40
 
@@ -40,7 +42,7 @@ class AgentScreen(Screen):
                 yield Static(id="agent-runs")
                 yield Static(id="agent-messages")
                 yield Static(id="agent-commits")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.watch(self.app, "snapshot", self.show_snapshot)
@@ -57,9 +59,11 @@ class AgentScreen(Screen):
     def read_activity(self, pane_id: str | None) -> None:
         """The pane, the agent's runs and commits: tmux, files and git, off the event loop."""
         pane = self.feed.pane_text(pane_id, PANE_LINES) if pane_id else ""
-        runs = [r for r in self.feed.runs() if r.agent == self.agent]
+        every = self.feed.runs()
+        runs = [r for r in every if r.agent == self.agent]
+        seeds = [r for r in every if runs and r.variant == runs[-1].variant and r is not runs[-1]]
         commits = self.feed.commits(self.agent, 8)
-        self.app.call_from_thread(self.show_activity, pane, runs, commits)
+        self.app.call_from_thread(self.show_activity, pane, runs, seeds, commits)
 
     def show_snapshot(self, snapshot: OrgSnapshot | None) -> None:
         self.view = snapshot.agent(self.agent) if snapshot else None
@@ -75,19 +79,11 @@ class AgentScreen(Screen):
             text += Text(f"  {m.sender} → {', '.join(m.to)}: {m.subject}\n")
         self.query_one("#agent-messages", Static).update(text)
 
-    def show_activity(self, pane: str, runs: list[Any], commits: list[str]) -> None:
+    def show_activity(
+        self, pane: str, runs: list[Any], seeds: list[Any], commits: list[str]
+    ) -> None:
         self.query_one("#agent-pane", Static).update(Text(pane or "(no pane output)", no_wrap=True))
-        plot = self.query_one(PlotextPlot).plt
-        plot.clear_data()
-        plot.title("train loss of its runs")
-        for run in runs[-5:]:
-            if run.train:
-                plot.plot(
-                    [s for s, _, _ in run.train],
-                    [loss for _, _, loss in run.train],
-                    label=run.variant,
-                )
-        self.query_one(PlotextPlot).refresh()
+        self.plot_loss(runs[-1] if runs else None, seeds)
         lines = Text("Runs\n", style="bold")
         for run in runs[-8:]:
             bpb = f"{run.evals[-1][2]:.4f}" if run.evals else "—"
@@ -99,3 +95,21 @@ class AgentScreen(Screen):
         for line in commits:
             text += Text(f"  {line}\n")
         self.query_one("#agent-commits", Static).update(text)
+
+    def plot_loss(self, run: Any, seeds: list[Any]) -> None:
+        """The latest run's whole train loss; the same variant's other seeds in grey below it."""
+        widget = self.query_one(PlotextPlot)
+        plot = widget.plt
+        plot.clear_data()
+        if run is None:
+            plot.title("train loss: no run yet")
+        else:
+            plot.title(f"train loss of {run.run_id} (grey: other {run.variant} seeds)")
+            for other in seeds:
+                if other.train:
+                    steps, losses = zip(*((s, loss) for s, _, loss in other.train), strict=True)
+                    plot.plot(list(steps), list(losses), color="gray")
+            if run.train:
+                steps, losses = zip(*((s, loss) for s, _, loss in run.train), strict=True)
+                plot.plot(list(steps), list(losses), color="green", label=run.variant)
+        widget.refresh()

@@ -17,11 +17,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from orgtui.snapshot import MessageView, OrgSnapshot
 from orgtui.tui.messages import ComposeRequested
 from orgtui.tui.widgets.board_table import BoardTable
+from orgtui.tui.widgets.keybar import KeyBar
 
 
 def keep(message: MessageView, text: str) -> bool:
@@ -70,7 +71,7 @@ class BoardScreen(Screen):
             yield BoardTable(id="board-table")
             with VerticalScroll(id="message-view"):
                 yield Static(id="message")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.watch(self.app, "snapshot", self.show_snapshot)

@@ -8,10 +8,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from orgtui.paths import OrgPaths
+from orgtui.tui.widgets.keybar import KeyBar
 
 
 class GpuScreen(Screen):
@@ -24,7 +25,7 @@ class GpuScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("GPUs", id="gpu-title", classes="panel-title")
         yield PlotextPlot(id="gpu-plot")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.load()

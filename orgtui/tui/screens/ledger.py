@@ -9,11 +9,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from orgtui.ledger.verdicts import VERDICT_STYLE
 from orgtui.paths import OrgPaths
+from orgtui.snapshot import compute_label
+from orgtui.tui.widgets.keybar import KeyBar
 
 COLUMNS = (
     ("variant", 16),
@@ -21,7 +23,7 @@ COLUMNS = (
     ("bpb mean ± sd", 17),
     ("at FLOPs", 9),
     ("FLOPs", 9),
-    ("GPU-h", 7),
+    ("hours", 7),
     ("verdict", 14),
     ("flags", 36),
     ("agents", 14),
@@ -39,13 +41,14 @@ class LedgerScreen(Screen):
         yield Static("Ledger", id="ledger-title", classes="panel-title")
         yield DataTable(id="ledger-table", cursor_type="row", zebra_stripes=True)
         yield PlotextPlot(id="progress-plot")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         # Fixed widths: the table does not jump when rows arrive from the worker.
+        hours = self.hours_label.replace("-hours", "-h")
         for label, width in COLUMNS:
-            table.add_column(label, width=width)
+            table.add_column(hours if label == "hours" else label, width=width)
         self.load()
 
     @work(thread=True, exclusive=True)
@@ -55,6 +58,12 @@ class LedgerScreen(Screen):
         ledger = Ledger.load(self.paths)
         rows, report = ledger.table(), ledger.report()
         self.app.call_from_thread(self.show, ledger.baseline, rows, report)
+
+    @property
+    def hours_label(self) -> str:
+        """GPU-hours, or CPU-hours on a machine without GPUs."""
+        snapshot = getattr(self.app, "snapshot", None)
+        return compute_label(snapshot.gpu_source if snapshot else "nvml")
 
     def show(self, baseline: str | None, rows: list[Any], report: Any) -> None:
         table = self.query_one(DataTable)
@@ -82,11 +91,11 @@ class LedgerScreen(Screen):
         )
         self.query_one("#ledger-title", Static).update(
             f"Ledger — baseline {baseline or 'not set'} · best verified improvement {best} · "
-            f"{report.gpu_hours:.3f} GPU-hours · {len(rows)} variants"
+            f"{report.gpu_hours:.3f} {self.hours_label} · {len(rows)} variants"
         )
         plot = self.query_one(PlotextPlot).plt
         plot.clear_data()
-        plot.title("best verified improvement (bpb) vs GPU-hours")
+        plot.title(f"best verified improvement (bpb) vs {self.hours_label}")
         if report.progress:
             plot.plot([p[0] for p in report.progress], [p[2] for p in report.progress])
         self.query_one(PlotextPlot).refresh()

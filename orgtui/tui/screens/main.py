@@ -1,4 +1,5 @@
-"""The main screen: a reflowing grid of agent cards, the board beside it, the org's header.
+"""The main screen: a reflowing grid of agent cards, the board beside it, the org's header,
+the story being told (``orgtui demo``) above and the ledger's latest verdicts below.
 
 It owns the selection and the keys that act on the selected agent; what those keys ask for
 (a verb, a take-over, the agent's screen, a message) goes up to the app as a message.
@@ -6,7 +7,7 @@ It owns the selection and the keys that act on the selected agent; what those ke
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,22 +16,24 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
-from orgtui.snapshot import AgentView, OrgSnapshot, uptime
+from orgtui.snapshot import AgentView, Narration, OrgSnapshot, VerdictView, uptime
 from orgtui.tui.messages import ComposeRequested, TakeOverRequested
-from orgtui.tui.screens.dialogs import (
-    FilterDialog,
-    Handoff,
-    HandoffDialog,
-    NewAgent,
-    NewAgentDialog,
-)
-from orgtui.tui.widgets.agent_card import AgentCard
-from orgtui.tui.widgets.board_table import BoardTable
+from orgtui.tui.widgets.agent_card import AgentCard, pane_lines_for
+from orgtui.tui.widgets.board_list import BoardList
+from orgtui.tui.widgets.keybar import KeyBar
+
+if TYPE_CHECKING:
+    from orgtui.tui.screens.dialogs import Handoff, NewAgent
 
 CARD_WIDTH = 46
+CARD_HEIGHT = 11
+CARD_BATCH = 16
+TALLEST_CARD = 30
+"""On a tall terminal cards grow up to this many rows, the extra ones showing more pane."""
 WIDE_ENOUGH_FOR_SIDE_BOARD = 150
+BOARD_WIDTH = 60
 MOVES = (("up,k", -1, 0), ("down,j", 1, 0), ("left", 0, -1), ("right", 0, 1))
 
 
@@ -130,19 +133,25 @@ class MainScreen(Screen):
         super().__init__()
         self.snapshot: OrgSnapshot | None = None
         self.selected_name: str | None = None
+        self.card_height = CARD_HEIGHT
+        self._filling = False
+        """Cards past the first frame's are being mounted, a batch at a time."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="org-header")
         yield Static(id="banner")
+        yield Static(id="story")
         with Horizontal(id="main-body"):
             yield VerticalScroll(id="cards")
             with Vertical(id="board-panel"):
                 yield Static("Board", classes="panel-title")
-                yield BoardTable(compact=True, id="main-board")
-        yield Footer()
+                yield BoardList(id="main-board")
+        yield Static(id="verdicts")
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#banner").display = False
+        for strip in ("#banner", "#story", "#verdicts"):
+            self.query_one(strip).display = False
         self._reflow()
         self.watch(self.app, "snapshot", self.show)
         self.watch(self.app, "panes", self._show_panes)
@@ -152,13 +161,27 @@ class MainScreen(Screen):
         self._reflow()
 
     def _reflow(self) -> None:
-        """Columns follow the width; the board moves below the cards on narrow terminals."""
+        """Columns follow the width, card height the rows left free; the board moves below the
+        cards on narrow terminals."""
         wide = self.size.width >= WIDE_ENOUGH_FOR_SIDE_BOARD
         body = self.query_one("#main-body")
         body.set_class(not wide, "-stacked")
         cards = self.query_one("#cards")
         width = cards.size.width or self.size.width
-        cards.styles.grid_size_columns = max(1, width // CARD_WIDTH)
+        columns = max(1, width // CARD_WIDTH)
+        shown = sum(1 for card in self.cards if card.display) or 1
+        rows = -(-shown // columns)
+        height = min(TALLEST_CARD, max(CARD_HEIGHT, (cards.size.height or 0) // rows))
+        if cards.styles.grid_size_columns != columns:
+            cards.styles.grid_size_columns = columns
+        if self.card_height != height:
+            self.card_height = height
+            cards.styles.grid_rows = str(height)
+
+    @property
+    def pane_lines(self) -> int:
+        """Lines of each agent's pane the cards have room for now."""
+        return pane_lines_for(self.card_height)
 
     # -- what is shown ---------------------------------------------------------------------
     @property
@@ -179,32 +202,69 @@ class MainScreen(Screen):
             return
         self.snapshot = snapshot
         self._header(snapshot)
-        container = self.query_one("#cards", VerticalScroll)
+        self._story(snapshot.story)
+        self._verdicts(snapshot.verdicts)
         existing = {card.agent: card for card in self.cards}
         for view in snapshot.agents:
-            card = existing.get(view.name)
-            if card is None:
-                card = AgentCard(view, gpu_source=snapshot.gpu_source)
-                container.mount(card)
-                existing[view.name] = card
-            else:
+            if card := existing.get(view.name):
                 card.gpu_source = snapshot.gpu_source
                 card.view = view
+        if not self._filling:  # else the batches under way reach the new cards too
+            self._mount_cards(self.first_slots() if not existing else CARD_BATCH)
         names = {v.name for v in snapshot.agents}
         for name, card in existing.items():
             if name not in names:
                 card.remove()
         self._apply_filter()
-        self.query_one("#main-board", BoardTable).show(snapshot.messages[-30:])
+        self.call_after_refresh(self._reflow)  # once the strips above and below have settled
+        self.query_one("#main-board", BoardList).show(snapshot.messages[-60:])
+
+    def visible_slots(self) -> int:
+        """How many cards the card area shows without scrolling (the screen's height before
+        the first layout, a little more than that area)."""
+        cards = self.query_one("#cards")
+        columns = max(1, (cards.size.width or self.size.width) // CARD_WIDTH)
+        height = cards.size.height or self.size.height
+        return columns * -(-height // self.card_height)
+
+    def first_slots(self) -> int:
+        """Cards the first frame shows, reckoned from the screen before the first layout."""
+        width = self.size.width - (
+            BOARD_WIDTH if self.size.width >= WIDE_ENOUGH_FOR_SIDE_BOARD else 0
+        )
+        return max(1, width // CARD_WIDTH) * -(-(self.size.height - 3) // CARD_HEIGHT)
+
+    def _mount_cards(self, count: int) -> None:
+        """Mount up to ``count`` cards the snapshot has and the screen lacks, in one mount
+        (one restyle, one layout). The first frame gets the cards it shows; the rest follow
+        in batches once it is drawn, so 64 agents open as fast as a few."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        mounted = {card.agent for card in self.cards}
+        missing = [view for view in snapshot.agents if view.name not in mounted]
+        if not missing:
+            self._filling = False
+            return
+        batch = [AgentCard(view, gpu_source=snapshot.gpu_source) for view in missing[:count]]
+        self.query_one("#cards", VerticalScroll).mount_all(batch)
+        self._filling = len(missing) > count
+        if self._filling:
+            self.call_after_refresh(self._mount_cards, CARD_BATCH)
+        self._apply_filter()
+        self.call_after_refresh(self._reflow)
 
     def watch_filter_text(self) -> None:
         self._apply_filter()
+        self._reflow()
 
     def _apply_filter(self) -> None:
         for card in self.cards:
-            card.display = card.view is not None and (
+            shown = card.view is not None and (
                 not self.filter_text or matches(card.view, self.filter_text)
             )
+            if card.display != shown:
+                card.display = shown
         current = self.selected()
         if current is not None and not current.has_class("-selected"):
             self.select(current.agent)
@@ -224,9 +284,13 @@ class MainScreen(Screen):
             f"\n uptime {uptime(s.supervisor_started if s.supervisor_alive else None, now)}"
             f" · agents {len(s.agents)}"
             f" · working {sum(a.status == 'working' for a in s.agents)}"
-            f" · GPU-hours {s.gpu_hours:.2f}"
-            f" · best verified: {s.best_improvement}"
         )
+        if s.complete:
+            header += Text(
+                f" · {s.hours_label} {s.gpu_hours:.2f} · best verified: {s.best_improvement}"
+            )
+        else:
+            header += Text(" · reading runs, board and ledger…", style="dim")
         if s.problems:
             header += Text("\n " + " | ".join(s.problems), style="bold red")
         self.query_one("#org-header", Static).update(header)
@@ -237,6 +301,35 @@ class MainScreen(Screen):
                 "The supervisor is down: no restarts, no nudges, no GPU samples. Agents that run "
                 "keep running. Press U to start it (orgtui up)."
             )
+
+    def _story(self, story: Narration | None) -> None:
+        strip = self.query_one("#story", Static)
+        strip.display = story is not None
+        if story is None:
+            return
+        text = Text(" ▶ " + story.line, style="bold red" if story.problem else "bold")
+        if story.detail:
+            text += Text("\n" + story.detail.strip())
+        strip.update(text)
+
+    def _verdicts(self, verdicts: tuple[VerdictView, ...]) -> None:
+        strip = self.query_one("#verdicts", Static)
+        strip.display = bool(verdicts)
+        if not verdicts:
+            return
+        from orgtui.ledger.verdicts import VERDICT_STYLE  # loaded already by the snapshot's worker
+
+        text = Text(" Ledger  ", style="bold")
+        for v in verdicts:
+            text += Text(f"{v.variant} vs {v.baseline}: ") + Text(
+                v.verdict, style=VERDICT_STYLE.get(v.verdict, "bold")
+            )
+            if v.delta_bpb is not None:
+                text += Text(f" {v.delta_bpb:+.4f} bpb")
+            if v.flags:
+                text += Text(f"  {', '.join(v.flags)}", style="red")
+            text += Text("   ")
+        strip.update(text)
 
     # -- the selection ---------------------------------------------------------------------
     def selected(self) -> AgentCard | None:
@@ -294,6 +387,8 @@ class MainScreen(Screen):
             self.post_message(self.VerbRequested("restart", view.name))
 
     def action_handoff(self) -> None:
+        from orgtui.tui.screens.dialogs import HandoffDialog
+
         view = self._selected_view()
         if view is None or self.snapshot is None:
             return
@@ -309,6 +404,8 @@ class MainScreen(Screen):
         self.app.push_screen(HandoffDialog(agent, names), chosen)
 
     def action_new_agent(self) -> None:
+        from orgtui.tui.screens.dialogs import NewAgentDialog
+
         def chosen(new: NewAgent | None) -> None:
             if new:
                 self.post_message(
@@ -329,6 +426,8 @@ class MainScreen(Screen):
             self.post_message(ComposeRequested(to=view.name))
 
     def action_filter(self) -> None:
+        from orgtui.tui.screens.dialogs import FilterDialog
+
         def chosen(text: str | None) -> None:
             if text is not None:
                 self.filter_text = text

@@ -6,8 +6,8 @@ per card instead of one per line keeps layout and restyling cheap (see benchmark
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.cells import cell_len
+from rich.console import RenderableType
 from rich.text import Text
 from textual.message import Message
 from textual.reactive import reactive
@@ -27,16 +27,23 @@ STATE_STYLES = {
     "dead": "bold white on red",
     "failed": "bold yellow on dark_red",
 }
-PANE_LINES = 3
+FIXED_LINES = 6
+"""Lines a card always shows (title, branch, two of GPU, loss curve, run); the pane gets the rest."""
+BORDER = 2
 
 
 def badge(state: str) -> Text:
     return Text(f" {state} ", style=STATE_STYLES.get(state, "reverse"))
 
 
+def pane_lines_for(card_height: int) -> int:
+    """How many of the pane's last lines a card of ``card_height`` rows has room for."""
+    return max(0, card_height - BORDER - FIXED_LINES)
+
+
 class AgentCard(Widget):
     """A card. The selection is a class (``-selected``), not focus: moving it restyles two
-    cards instead of re-running the footer and focus chain over the whole screen."""
+    cards instead of re-running the key bar and focus chain over the whole screen."""
 
     class Selected(Message):
         """The person clicked the card: the screen moves its selection here."""
@@ -59,11 +66,11 @@ class AgentCard(Widget):
     """The last commit on the agent's branch."""
 
     def __init__(self, view: AgentView, *, gpu_source: str = "none") -> None:
-        super().__init__(id=f"card-{view.name}", classes="agent-card")
+        # The state class is given here, not added after: each class change restyles the card.
+        super().__init__(id=f"card-{view.name}", classes=f"agent-card -{view.status}")
         self.agent = view.name
         self.set_reactive(AgentCard.view, view)
         self.set_reactive(AgentCard.gpu_source, gpu_source)
-        self.add_class(f"-{view.status}")
 
     def watch_view(self, old: AgentView | None, new: AgentView | None) -> None:
         if old is not None and new is not None and old.status != new.status:
@@ -77,34 +84,41 @@ class AgentCard(Widget):
         view = self.view
         if view is None:
             return ""
-        head = Table.grid(expand=True)
-        head.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        head.add_column(justify="right", no_wrap=True)
+        width = max(10, self.size.width)
         title = Text(view.name, style="bold") + Text(f"  {view.role} · {view.backend}", style="dim")
         if view.unread:
             title += Text(f"  ✉ {view.unread}", style="bold yellow")
         if view.restarts:
             title += Text(f"  ↻{view.restarts}", style="dim")
-        head.add_row(title, badge(view.status))
+        state = badge(view.status)
+        title.truncate(max(1, width - state.cell_len - 1), overflow="ellipsis")
+        head = title + Text(" " * max(1, width - title.cell_len - state.cell_len)) + state
         branch = Text(f"⎇ {view.branch or 'no branch'}", style="cyan")
         if self.commit:
             branch += Text(f"  {self.commit}", style="dim")
-        width = max(10, self.size.width)
-        loss = Text(f"loss {view.loss[-1]:.3f}") if view.loss else Text("no run yet", style="dim")
-        if view.last_bpb is not None:
-            loss += Text(f" · bpb {view.last_bpb:.4f}", style="bold")
-        if view.run_id:
-            loss += Text(f" · {view.run_id}", style="dim")
-        lines = (self.pane or "").splitlines()[-PANE_LINES:]
-        pane = Text("\n".join(lines), style="dim")
-        for line in (branch, loss, pane):
-            line.no_wrap = True
-            line.overflow = "ellipsis"
-        return Group(
-            head,
-            branch,
-            gpu_gauge(view.gpu, view.gpu_view, self.gpu_source),
-            sparkline(view.loss, width),
-            loss,
-            pane,
-        )
+        lines = [head, branch, gpu_gauge(view.gpu, view.gpu_view, self.gpu_source)]
+        lines += [loss_line(view, width), run_line(view)]
+        shown = max(0, self.size.height - FIXED_LINES)
+        if shown:
+            lines += [Text(line, style="dim") for line in (self.pane or "").splitlines()[-shown:]]
+        rows = [row for line in lines for row in line.split("\n", allow_blank=True)]
+        for row in rows:  # one line each, cut rather than wrapped: the card keeps its shape
+            row.truncate(width, overflow="ellipsis")
+        return Text("\n").join(rows)
+
+
+def loss_line(view: AgentView, width: int) -> Text:
+    """The whole run's loss curve, then where it is now and the best it reached."""
+    if view.loss_now is None:
+        return Text("loss: no step yet" if view.run_id else "loss: no run yet", style="dim")
+    numbers = Text(f" {view.loss_now:.3f}", style="bold")
+    if view.loss_best is not None:
+        numbers += Text(f" best {view.loss_best:.3f}", style="green")
+    return sparkline(view.loss, max(4, width - cell_len(numbers.plain))) + numbers
+
+
+def run_line(view: AgentView) -> Text:
+    text = Text(f"bpb {view.last_bpb:.4f}", style="bold") if view.last_bpb is not None else Text("")
+    if view.run_id:
+        text += Text((" · " if text else "") + view.run_id, style="dim")
+    return text

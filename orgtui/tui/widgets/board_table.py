@@ -13,18 +13,12 @@ from orgtui.snapshot import MessageView
 class BoardTable(DataTable):
     """Latest messages; the row key is the message id."""
 
-    def __init__(self, *, compact: bool = False, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)
-        self.compact = compact
         self._shown: tuple[str, ...] = ()
 
     def on_mount(self) -> None:
-        columns = (
-            ("time", "from → to", "subject")
-            if self.compact
-            else ("time", "from → to", "kind", "thread", "subject")
-        )
-        self.add_columns(*columns)
+        self.add_columns("time", "from → to", "kind", "thread", "subject")
 
     def show(self, messages: Iterable[MessageView]) -> None:
         """Redraw only when the set of messages or their read marks changed."""
@@ -40,7 +34,7 @@ class BoardTable(DataTable):
             when = m.time[11:19] if len(m.time) >= 19 else m.time
             who = f"{m.sender} → {', '.join(m.to)}"
             subject = f"malformed: {m.malformed}" if m.malformed else m.subject
-            cells = [when, who, subject] if self.compact else [when, who, m.kind, m.thread, subject]
+            cells = [when, who, m.kind, m.thread, subject]
             self.add_row(*(Text(str(c), style=style) for c in cells), key=m.id)
         if at_end and self.row_count:
             self.move_cursor(row=self.row_count - 1)

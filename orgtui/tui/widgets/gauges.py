@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from orgtui.snapshot import GpuView
+from orgtui.snapshot import GpuView, smooth
 
 BAR_WIDTH = 10
 
@@ -56,11 +56,12 @@ SPARK = "▁▂▃▄▅▆▇█"
 
 
 def sparkline(values: tuple[float, ...] | list[float], width: int) -> Text:
-    """The last ``width`` values as block characters, scaled between their min and max."""
+    """All ``values`` in at most ``width`` block characters (averaged down, never cut to the
+    tail), scaled between their min and max."""
     if not values:
         return Text("─" * width, style="dim")
-    tail = list(values)[-width:]
-    low, high = min(tail), max(tail)
+    shown = smooth(list(values), width)
+    low, high = min(shown), max(shown)
     span = (high - low) or 1.0
-    chars = "".join(SPARK[int((v - low) / span * (len(SPARK) - 1))] for v in tail)
+    chars = "".join(SPARK[round((v - low) / span * (len(SPARK) - 1))] for v in shown)
     return Text(chars, style="green")
