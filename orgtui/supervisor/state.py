@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from orgtui import procs
 from orgtui.atomic import atomic_write_json, ensure_private_dir
 from orgtui.paths import OrgPaths
 
@@ -132,6 +131,8 @@ class OrgState:
         self.org, self.session, self.tmux_socket = org, session, socket
 
     def supervisor_alive(self) -> bool:
+        from orgtui import procs  # here: psutil costs the TUI's first frame ~50 ms
+
         return procs.pid_alive(self.supervisor.pid)
 
     def to_json(self) -> dict[str, Any]:
