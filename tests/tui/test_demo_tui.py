@@ -106,8 +106,15 @@ async def test_the_demo_opens_at_once_and_plays_in_the_tui(
             await wait_until(pilot, lambda: cy.view.status == "working", "cy working")
             plan = shown.lines[1].plain
             assert "chief → all  " in plan and "plan: softcap removal" in plan
-            assert "1/7 the chief posts the plan" in app.snapshot.story.line
-            assert "1/7" in str(app.main_screen.query_one("#story").render())
+            story = app.main_screen.query_one("#story")
+            await wait_until(
+                pilot,
+                lambda: (
+                    "1/7 the chief posts the plan" in app.snapshot.story.line
+                    and "1/7" in str(story.render())
+                ),
+                "the status line at step 1",
+            )
         # A second `orgtui demo` reopens this one instead of refusing or rebuilding it.
         again = run_demo(target, socket=tmux_socket, open_tui=open_tui, say=said.append)
         assert again == 0 and len(opened) == 2 and said[-1].startswith("reopening the demo")
