@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 CONFIGS = [(12, 15.0, 32), (12, 0.0, 32), (20, 15.0, 16), (20, 0.0, 16)]  # depth, softcap, rows
 SWITCHES = ("compile", "compile-muon", "fused-adamw", "fused-qkv", "lazy-sync")
+GOALS = {12: 1.10, 20: 1.05}
+"""The issue's goal: tokens/s through ``nanochat.train`` at least this times the anchor's."""
 
 
 def bench_step(depth: int, softcap: float, batch: int, steps: int, warm: int) -> dict:
@@ -148,6 +150,17 @@ def with_ratio(r: dict, anchor: dict | None) -> dict:
     return r
 
 
+def goals_met(runs: list[dict]) -> dict[str, bool | None]:
+    """Per depth and softcap: the training loop's ratio to the anchor against ``GOALS``
+    (None when there was no anchor or the run failed)."""
+    met: dict[str, bool | None] = {}
+    for r in runs:
+        ratio = r["loop"].get("ratio_to_anchor")
+        key = f"d{r['depth']}_softcap{r['softcap']:g}_loop_at_least_{GOALS[r['depth']]:.2f}x_anchor"
+        met[key] = None if ratio is None else ratio >= GOALS[r["depth"]]
+    return met
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--anchor", help="path of anchor_train.py, run first for the ratio")
@@ -194,6 +207,7 @@ def main() -> None:
                 "device": torch.cuda.get_device_name(0),
                 "torch": torch.__version__,
                 "runs": runs,
+                "goals_met": goals_met(runs),
                 "d12_loop_with_switch_off": ablation,
             }
         )
