@@ -61,11 +61,11 @@ def _index(value: Any) -> int | None:
     return None
 
 
-def _text(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _records(value: Any) -> Iterable[Mapping[str, Any]]:
+def mappings(value: Any) -> Iterable[Mapping[str, Any]]:
     """The mappings in a JSON list; anything else is no records at all."""
     if not isinstance(value, list | tuple):
         return ()
@@ -115,11 +115,11 @@ class GpuReading:
         if not isinstance(data, Mapping) or _index(data.get("index")) is None:
             return None
         procs = (
-            GpuProcess.parse(p.get("pid"), p.get("used_bytes")) for p in _records(data.get("procs"))
+            GpuProcess.parse(p.get("pid"), p.get("used_bytes")) for p in mappings(data.get("procs"))
         )
         return cls(
             index=data["index"],
-            name=_text(data.get("name")),
+            name=text_or_none(data.get("name")),
             util=non_negative_float(data.get("util")),
             mem_util=non_negative_float(data.get("mem_util")),
             mem_used=non_negative_int(data.get("mem_used")),
@@ -129,7 +129,7 @@ class GpuReading:
             temp_c=non_negative_float(data.get("temp_c")),
             sm_clock=non_negative_int(data.get("sm_clock")),
             procs=tuple(p for p in procs if p is not None),
-            source=_text(data.get("source")) or "nvml",
+            source=text_or_none(data.get("source")) or "nvml",
             time=non_negative_float(data.get("time")) or 0.0,
         )
 
@@ -164,7 +164,7 @@ class ProcessOwner:
             gpu=gpu,
             pid=pid,
             used=non_negative_int(data.get("used")),
-            agent=_text(data.get("agent")),
+            agent=text_or_none(data.get("agent")),
             flag=flag if flag in FLAGS else None,
         )
 
@@ -194,11 +194,11 @@ class GpuSample:
         time = non_negative_float(data.get("t"))
         if time is None:
             return None
-        gpus = (GpuReading.from_json(g) for g in _records(data.get("gpus")))
-        owners = (ProcessOwner.from_json(o) for o in _records(data.get("owners")))
+        gpus = (GpuReading.from_json(g) for g in mappings(data.get("gpus")))
+        owners = (ProcessOwner.from_json(o) for o in mappings(data.get("owners")))
         return cls(
             time=time,
-            source=_text(data.get("source")) or "",
+            source=text_or_none(data.get("source")) or "",
             gpus=tuple(g for g in gpus if g is not None),
             owners=tuple(o for o in owners if o is not None),
         )

@@ -22,8 +22,10 @@ from orgtui.gpu.records import (
     GpuError,
     GpuProcess,
     GpuReading,
+    mappings,
     non_negative_float,
     non_negative_int,
+    text_or_none,
     watts,
 )
 
@@ -158,16 +160,10 @@ def _trace_line(path: Path, number: int, line: str) -> tuple[float, int, Mapping
 
 def reading_from_trace(row: Mapping[str, Any], label: str, now: float) -> GpuReading:
     """A reading from one trace row (whose ``index`` ``load_trace`` checked), timed ``now``."""
-    procs = row.get("procs")
-    found = (
-        GpuProcess.parse(p.get("pid"), p.get("used"))
-        for p in (procs if isinstance(procs, list) else ())
-        if isinstance(p, Mapping)
-    )
-    name = row.get("name")
+    found = (GpuProcess.parse(p.get("pid"), p.get("used")) for p in mappings(row.get("procs")))
     return GpuReading(
         index=row["index"],
-        name=name if isinstance(name, str) else None,
+        name=text_or_none(row.get("name")),
         util=non_negative_float(row.get("util")),
         mem_util=non_negative_float(row.get("mem_util")),
         mem_used=non_negative_int(row.get("mem_used")),
