@@ -115,14 +115,6 @@ def _pid_alive(pid: int | None) -> bool:
     return procs.pid_alive(pid)
 
 
-def _where(socket: str | None) -> str:
-    return f"tmux socket {socket}" if socket else "the default tmux server"
-
-
-def _flag(socket: str | None) -> str:
-    return f"--socket {socket}" if socket else "no --socket"
-
-
 # -- tools ------------------------------------------------------------------------------------
 def check_tmux() -> Check:
     if shutil.which("tmux") is None:
@@ -144,35 +136,32 @@ def check_git() -> Check:
 def resolve_socket(
     state: OrgState, given: str | None, holds_session: Callable[[str | None], bool]
 ) -> tuple[str | None, Check | None]:
-    """The tmux socket the org runs on, and a line when the caller named another or none.
+    """The tmux socket the org runs on (``seats.org_socket``), and a line when the caller
+    named another or none: without ``--socket`` doctor would otherwise look at the default
+    server and call a running org down."""
+    from orgtui.supervisor.seats import org_socket, socket_flag, where
 
-    ``holds_session(socket)`` tells whether a server holds the org's session. The socket
-    recorded in state.json wins: without ``--socket`` doctor would otherwise look at the
-    default server and call a running org down.
-    """
-    if not state.session:
-        return given, None
-    recorded = state.tmux_socket
-    if given == recorded:
-        return given, None
-    if given is None:
+    socket, conflict = org_socket(state, given, holds_session)
+    if conflict:
+        line = f"the org runs on {where(socket)}, not on {where(given)}"
+        return socket, Check("socket", False, line, f"pass {socket_flag(socket)}")
+    if given is None and socket is not None:
         line = (
-            f"the org runs on {_where(recorded)} (recorded in state.json): pass {_flag(recorded)}"
+            f"the org runs on {where(socket)} (recorded in state.json): pass {socket_flag(socket)}"
         )
-        return recorded, Check("socket", True, line)
-    if holds_session(recorded):
-        line = f"the org runs on {_where(recorded)}, not on {_where(given)}"
-        return recorded, Check("socket", False, line, f"pass {_flag(recorded)}")
-    return given, None
+        return socket, Check("socket", True, line)
+    return socket, None
 
 
 def check_session(org: str, session: str, socket: str | None, up: bool) -> Check:
-    where = _where(socket)
+    from orgtui.supervisor.seats import where
+
+    on = where(socket)
     if up:
-        return Check("session", True, f"org {org}: up (tmux session {session} on {where})")
+        return Check("session", True, f"org {org}: up (tmux session {session} on {on})")
     command = "orgtui up" + (f" --socket {socket}" if socket else "")
     return Check(
-        "session", False, f"org {org}: down (no tmux session {session} on {where})", f"`{command}`"
+        "session", False, f"org {org}: down (no tmux session {session} on {on})", f"`{command}`"
     )
 
 

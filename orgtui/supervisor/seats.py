@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from orgtui import board
@@ -66,26 +66,47 @@ class Org:
             yield
 
 
-def open_org(config: OrgConfig, socket_name: str | None) -> Org:
-    """The org on the tmux server it runs on.
+def org_socket(
+    state: OrgState, given: str | None, holds_session: Callable[[str | None], bool]
+) -> tuple[str | None, bool]:
+    """The tmux socket the org runs on, and whether ``given`` names another one in vain.
 
-    The socket recorded in state.json wins when none is given, and a different one is refused
-    while the recorded server still holds the org's session: a forgotten ``--socket`` after a
-    crash must not start every agent a second time in the same worktrees.
+    The socket recorded in state.json wins when none is given; a different one given while
+    the recorded server still holds the org's session (``holds_session``) is a conflict: the
+    recorded socket is returned with True.
+    """
+    if not state.session or given == state.tmux_socket:
+        return given, False
+    if given is None:
+        return state.tmux_socket, False
+    if holds_session(state.tmux_socket):
+        return state.tmux_socket, True
+    return given, False
+
+
+def where(socket: str | None) -> str:
+    return f"tmux socket {socket}" if socket else "the default tmux server"
+
+
+def socket_flag(socket: str | None) -> str:
+    return f"--socket {socket}" if socket else "no --socket"
+
+
+def open_org(config: OrgConfig, socket_name: str | None) -> Org:
+    """The org on the tmux server it runs on (``org_socket``).
+
+    A forgotten ``--socket`` after a crash must not start every agent a second time in the
+    same worktrees, so another socket than the org's is refused while the org lives there.
     """
     state = load_state(config.paths)
     session = config.org.session_name
-    recorded = state.tmux_socket if state.session else None
-    if socket_name is None:
-        socket_name = recorded
-    elif state.session and socket_name != recorded and Tmux(recorded).has_session(session):
-        where = f"tmux socket {recorded!r}" if recorded else "the default tmux server"
-        flag = f"--socket {recorded}" if recorded else "no --socket"
+    socket, conflict = org_socket(state, socket_name, lambda s: Tmux(s).has_session(session))
+    if conflict:
         raise SeatError(
-            f"{config.paths.state_file}: the org runs on {where}, not on {socket_name!r}: "
-            f"pass {flag} (or `orgtui down` it there first)"
+            f"{config.paths.state_file}: the org runs on {where(socket)}, not on "
+            f"{socket_name!r}: pass {socket_flag(socket)} (or `orgtui down` it there first)"
         )
-    org = Org(config=config, tmux=Tmux(socket_name), state=state)
+    org = Org(config=config, tmux=Tmux(socket), state=state)
     org.stamp()
     return org
 
