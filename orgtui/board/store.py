@@ -10,7 +10,6 @@ unless it is a plain file. Parsed files are cached by inode, times and size.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 import threading
@@ -78,10 +77,10 @@ def known_recipients(
     broken one does not stop the board (state.json may still name the seats); its error is
     appended to ``problems`` so a refusal can say why a name is unknown.
     """
+    from orgtui.supervisor.state import load_state
+
     names = set(config_names) if config_names is not None else _config_names(paths, problems)
-    with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
-        state = json.loads(read_regular(paths.state_file, 16 << 20))
-        names.update(name for name in state.get("agents", {}) if is_valid_name(name))
+    names.update(name for name in load_state(paths).seats if is_valid_name(name))
     return names
 
 

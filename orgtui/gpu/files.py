@@ -14,6 +14,8 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from orgtui import atomic
+
 
 def is_regular_or_missing(path: Path) -> bool:
     """True when ``path`` is a plain file or does not exist (a writer may create it)."""
@@ -47,16 +49,11 @@ def open_regular(path: Path, mode: str = "rb") -> BinaryIO | None:
 
 def read_regular(path: Path, limit: int) -> bytes | None:
     """The whole of ``path``, or None when it is missing, unreadable, not a plain file or
-    larger than ``limit`` bytes."""
-    handle = open_regular(path)
-    if handle is None:
+    larger than ``limit`` bytes (``atomic.read_regular``, with None for its errors)."""
+    try:
+        return atomic.read_regular(path, limit)
+    except OSError:
         return None
-    with handle:
-        try:
-            data = handle.read(limit + 1)
-        except OSError:
-            return None
-    return data if len(data) <= limit else None
 
 
 def tail_lines(handle: BinaryIO, count: int | None, limit: int) -> list[bytes]:

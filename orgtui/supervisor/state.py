@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from orgtui.atomic import atomic_write_json, ensure_private_dir
+from orgtui.atomic import atomic_write_json, ensure_private_dir, read_regular
 from orgtui.paths import OrgPaths
 
 VERSION = 1
+MAX_STATE_BYTES = 16 << 20
+"""Far above any real org's state.json; a larger file is not one orgtui wrote."""
 
 
 class SeatStatus(StrEnum):
@@ -174,9 +176,7 @@ class OrgState:
 def load_state(paths: OrgPaths) -> OrgState:
     """The last state written; an empty state when missing, unreadable or not a regular file."""
     try:
-        if not paths.state_file.is_file():
-            return OrgState()
-        data = json.loads(paths.state_file.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(paths.state_file, MAX_STATE_BYTES))
     except (OSError, ValueError):
         return OrgState()
     return OrgState.from_json(data)
