@@ -25,6 +25,8 @@ from orgtui.paths import CONFIG_NAME, OrgPaths
 
 BACKENDS = ("claude", "codex", "builtin", "scripted", "shell", "command")
 LAYOUTS = ("windows", "grid")
+ENGINES = ("local",)
+"""Where queued jobs run: ``local`` processes (a Slurm engine comes next)."""
 PROVIDERS = ("anthropic", "openai")
 DEFAULT_BACKEND = "claude"
 DEFAULT_ROLE = "researcher"
@@ -44,6 +46,9 @@ WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "org.grid_max": (1, 64),
     "agent.gpu": (0, 1023),
     "supervisor.restart_limit": (1, 100),
+    "compute.slots": (1, 1024),
+    "discipline.min_seeds": (1, 64),
+    "discipline.matched_seeds": (1, 64),
 }
 """The whole-number settings' ranges (an agent's ``gpu`` for every ``agent[N]``)."""
 MAX_GPU_SAMPLES = 1_000_000
@@ -156,6 +161,35 @@ class SupervisorSpec:
 
 
 @dataclass(frozen=True)
+class ComputeSpec:
+    """``[compute]``: where queued experiment jobs run."""
+
+    engine: str = "local"
+    slots: int = 1
+    """CPU slots on a machine without GPUs: how many jobs run at once."""
+
+
+@dataclass(frozen=True)
+class DisciplineSpec:
+    """``[discipline]``: the controls the ledger schedules by itself, and their limits."""
+
+    auto: bool = True
+    min_seeds: int = 3
+    matched_seeds: int | None = None
+    """Seeds of a matched-compute control run; None means ``min_seeds``."""
+    max_auto_gpu_hours: float = 1.0
+    """GPU-hours (CPU-hours without GPUs) the ledger may spend on its own controls."""
+    idle_minutes: float = 10.0
+    """A GPU idle this long while the queue is empty is reported to the chief."""
+    baseline_command: str | None = None
+    """How to run a missing baseline; default: the command of the baseline's latest run."""
+
+    @property
+    def seeds_when_matching(self) -> int:
+        return self.matched_seeds or self.min_seeds
+
+
+@dataclass(frozen=True)
 class OrgConfig:
     """A whole validated ``org.toml``."""
 
@@ -170,6 +204,8 @@ class OrgConfig:
     ledger: LedgerSpec = field(default_factory=LedgerSpec)
     gpu: GpuSpec = field(default_factory=GpuSpec)
     supervisor: SupervisorSpec = field(default_factory=SupervisorSpec)
+    compute: ComputeSpec = field(default_factory=ComputeSpec)
+    discipline: DisciplineSpec = field(default_factory=DisciplineSpec)
     keys: Mapping[str, str] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -407,6 +443,8 @@ _TOP_KEYS = (
     "ledger",
     "gpu",
     "supervisor",
+    "compute",
+    "discipline",
     "keys",
 )
 _AGENT_KEYS = (
@@ -502,6 +540,8 @@ def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
 
     gpu = _gpu_section(top.table_of("gpu"))
     supervisor = _supervisor_section(top.table_of("supervisor"))
+    compute = _compute_section(top.table_of("compute"))
+    discipline = _discipline_section(top.table_of("discipline"))
     keys = top.str_table("keys")
 
     config = OrgConfig(
@@ -516,6 +556,8 @@ def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
         ledger=ledger,
         gpu=gpu,
         supervisor=supervisor,
+        compute=compute,
+        discipline=discipline,
         keys=keys,
         defaults=dict(defaults.table),
     )
@@ -545,6 +587,40 @@ def _gpu_section(table: _Reader) -> GpuSpec:
             "shorten history or sample less often",
         )
     return gpu
+
+
+def _compute_section(table: _Reader) -> ComputeSpec:
+    table.only(("engine", "slots"))
+    return ComputeSpec(
+        engine=table.choice("engine", ENGINES, "local"),
+        slots=table.int("slots", 1, limits="compute.slots") or 1,
+    )
+
+
+def _discipline_section(table: _Reader) -> DisciplineSpec:
+    table.only(
+        (
+            "auto",
+            "min_seeds",
+            "matched_seeds",
+            "max_auto_gpu_hours",
+            "idle_minutes",
+            "baseline_command",
+        )
+    )
+    command = table.str("baseline_command")
+    if command is not None and not command.strip():
+        raise table.fail(
+            "baseline_command", 'is empty; e.g. "python -m nanochat.train --preset tiny"'
+        )
+    return DisciplineSpec(
+        auto=table.bool("auto", True),
+        min_seeds=table.int("min_seeds", 3, limits="discipline.min_seeds") or 3,
+        matched_seeds=table.int("matched_seeds", None, limits="discipline.matched_seeds"),
+        max_auto_gpu_hours=table.float("max_auto_gpu_hours", 1.0, low=-1e-9, high=1e6),
+        idle_minutes=table.float("idle_minutes", 10.0, low=0.0, high=7 * DAY / MINUTE),
+        baseline_command=command,
+    )
 
 
 def _supervisor_section(table: _Reader) -> SupervisorSpec:

@@ -59,6 +59,33 @@ class OrgPaths:
         return self.org_dir / "runs"
 
     @property
+    def queue_dir(self) -> Path:
+        """One JSON file per experiment job (``orgtui run``, the ledger's controls)."""
+        return self.org_dir / "queue"
+
+    @property
+    def queue_lock(self) -> Path:
+        return self.queue_dir / ".lock"
+
+    def job_file(self, job_id: str) -> Path:
+        return self.queue_dir / f"{check_name(job_id, 'job id')}.json"
+
+    @property
+    def idle_notice(self) -> Path:
+        """Which idle GPUs the chief was last told about, and when (survives a restart)."""
+        return self.org_dir / "idle-gpus.json"
+
+    @property
+    def queue_batches(self) -> Path:
+        """The scheduler's record of the batches it has finished with (results, controls)."""
+        return self.org_dir / "batches.json"
+
+    @property
+    def checkouts_dir(self) -> Path:
+        """Detached checkouts of a job's exact commit, made while it runs."""
+        return self.org_dir / "checkouts"
+
+    @property
     def gpu_samples(self) -> Path:
         return self.org_dir / "gpu.jsonl"
 
@@ -73,6 +100,10 @@ class OrgPaths:
     @property
     def supervisor_log(self) -> Path:
         return self.logs_dir / "supervisor.log"
+
+    def worker_log(self, job_id: str) -> Path:
+        """What a queue worker itself said (its run's output goes to the run's output.log)."""
+        return self.logs_dir / f"worker-{check_name(job_id, 'job id')}.log"
 
     @property
     def supervisor_lock(self) -> Path:

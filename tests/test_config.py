@@ -113,6 +113,15 @@ BAD_INPUTS = [
     (AGENTS + "[ledger]\nalpha=2", "ledger.alpha", "between"),
     (AGENTS + "[supervisor]\nrestart_limit=0", "supervisor.restart_limit", ">= 1"),
     ("agent = 3\n" + AGENTS, "agent", "[[agent]]"),
+    (AGENTS + "[compute]\nslots=0", "compute.slots", ">= 1"),
+    (AGENTS + "[compute]\nengine='k8s'", "compute.engine", "local"),
+    (AGENTS + "[compute]\ncpus=2", "compute.cpus", "slots"),
+    (AGENTS + "[discipline]\nmin_seeds=1.5", "discipline.min_seeds", "whole number"),
+    (AGENTS + "[discipline]\nmax_auto_gpu_hours=nan", "discipline.max_auto_gpu_hours", "between"),
+    (AGENTS + "[discipline]\nmax_auto_gpu_hours=-1", "discipline.max_auto_gpu_hours", "between"),
+    (AGENTS + "[discipline]\nidle_minutes='10m'", "discipline.idle_minutes", "a number"),
+    (AGENTS + "[discipline]\nbaseline_command=' '", "discipline.baseline_command", "empty"),
+    (AGENTS + "[discipline]\nauto='yes'", "discipline.auto", "true or false"),
 ]
 
 

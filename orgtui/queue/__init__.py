@@ -1,0 +1,1 @@
+"""The experiment queue: jobs on disk, the engines that run them, the scheduler that places them."""
