@@ -80,6 +80,8 @@ class Run:
     """Values read as missing: not a finite number, or outside their metric's range."""
     invalid: str | None = None
     """Why the run's results cannot be trusted (an impossible bpb); None when they can."""
+    command: tuple[str, ...] = ()
+    """The command ``orgtui run`` recorded (redacted); empty when unknown."""
 
     @property
     def finished(self) -> bool:
@@ -247,7 +249,15 @@ def _base(run_dir: Path, meta: dict[str, Any], reading: _Reading) -> dict[str, A
         "dirty": meta.get("dirty") is True,
         "proposal": reading.text(meta.get("proposal")),
         "started": reading.number(meta, "started", where, metric="time") or 0.0,
+        "command": _command(meta.get("command")),
     }
+
+
+def _command(value: Any) -> tuple[str, ...]:
+    """A recorded command: a list of strings (no NUL, which no argv can hold), else empty."""
+    if isinstance(value, list) and all(isinstance(a, str) and "\0" not in a for a in value):
+        return tuple(value)
+    return ()
 
 
 def _without_metrics(run_dir: Path, meta: dict[str, Any], reading: _Reading) -> Run:
@@ -353,6 +363,7 @@ def load_run(run_dir: Path) -> Run:
         proposal=base["proposal"],
         problems=reading.problems,
         invalid=reading.invalid,
+        command=base["command"],
     )
 
 

@@ -1,4 +1,4 @@
-"""Small statistics for verdicts: mean, sd, interpolation and Welch's t-test.
+"""Small statistics for verdicts: mean, sd, interpolation, Welch's and the paired t-test.
 
 scipy would be a 40 MB dependency for one distribution function, so the Student t CDF is
 computed here from the regularised incomplete beta function (Numerical Recipes' continued
@@ -6,6 +6,8 @@ fraction), checked against tabulated values in the tests.
 
 A test never answers from a NaN: non-finite values are left out of the spread, and a test
 whose numbers are not all finite gives no answer (None) rather than a made-up p-value.
+Nor does a test without spread: seeds that all give the same value (to rounding) say nothing
+about noise, so a zero standard error is "no estimate", never p = 0.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+
+SPREAD_FLOOR = 1e-6
+"""A spread below this fraction of the values' size is rounding (float32 results, a trainer
+that ignores its seed), not seed noise: it gives no noise estimate."""
 
 
 def finite(values: Sequence[float]) -> list[float]:
@@ -31,6 +37,15 @@ def sd(values: Sequence[float]) -> float:
         return 0.0
     m = mean(values)
     return math.sqrt(sum((v - m) * (v - m) for v in values) / (len(values) - 1))
+
+
+def has_spread(values: Sequence[float], scale: Sequence[float] = ()) -> bool:
+    """Whether the finite ``values`` vary by more than rounding of numbers the size of
+    ``values`` and ``scale`` (the seeds' values when ``values`` are their differences)."""
+    values = finite(values)
+    size = max((abs(v) for v in finite([*values, *scale])), default=0.0)
+    spread = sd(values)
+    return math.isfinite(spread) and spread > SPREAD_FLOOR * size
 
 
 def interpolate(points: Sequence[tuple[float, float]], x: float) -> float | None:
@@ -108,9 +123,10 @@ class TTest:
 
 
 def welch(a: Sequence[float], b: Sequence[float], alpha: float) -> TTest | None:
-    """Welch's unequal-variance t-test on the finite values; None with fewer than two a side."""
+    """Welch's unequal-variance t-test on the finite values; None with fewer than two a side,
+    or when neither side has any spread."""
     a, b = finite(a), finite(b)
-    if len(a) < 2 or len(b) < 2:
+    if len(a) < 2 or len(b) < 2 or not (has_spread(a) or has_spread(b)):
         return None
     # Products, not ** (which raises OverflowError): an overflow becomes inf, then no answer.
     va, vb = sd(a) * sd(a) / len(a), sd(b) * sd(b) / len(b)
@@ -120,22 +136,38 @@ def welch(a: Sequence[float], b: Sequence[float], alpha: float) -> TTest | None:
     return _test(mean(b) - mean(a), se, df, alpha)
 
 
-def with_reference_noise(
-    a: Sequence[float], b: Sequence[float], reference_sd: float, reference_n: int, alpha: float
-) -> TTest | None:
-    """A t-test whose spread comes from another sample's seeds (one side has a single seed)."""
-    a, b = finite(a), finite(b)
-    if not a or not b or reference_n < 2:
+def paired(a: Sequence[float], b: Sequence[float], alpha: float) -> TTest | None:
+    """The paired t-test on ``b[i] - a[i]`` (the same seed on both sides): pairs with a
+    non-finite value are left out; None with fewer than two pairs, or when every pair differs
+    by the same amount (no spread of the differences, no noise estimate)."""
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if math.isfinite(x) and math.isfinite(y)]
+    diffs = finite([y - x for x, y in pairs])
+    if len(diffs) < 2 or len(diffs) < len(pairs):
         return None
-    se = reference_sd * math.sqrt(1 / len(a) + 1 / len(b))
-    return _test(mean(b) - mean(a), se, float(reference_n - 1), alpha)
+    if not has_spread(diffs, scale=[v for pair in pairs for v in pair]):
+        return None
+    se = sd(diffs) / math.sqrt(len(diffs))
+    return _test(mean(diffs), se, float(len(diffs) - 1), alpha)
+
+
+def with_reference_noise(
+    a: Sequence[float],
+    b: Sequence[float],
+    reference: Sequence[float],
+    alpha: float,
+) -> TTest | None:
+    """A t-test whose spread comes from another sample's seeds (one side has a single seed);
+    None when ``reference`` has fewer than two finite values or no spread."""
+    a, b, reference = finite(a), finite(b), finite(reference)
+    if not a or not b or len(reference) < 2 or not has_spread(reference):
+        return None
+    se = sd(reference) * math.sqrt(1 / len(a) + 1 / len(b))
+    return _test(mean(b) - mean(a), se, float(len(reference) - 1), alpha)
 
 
 def _test(delta: float, se: float, df: float, alpha: float) -> TTest | None:
-    if not all(math.isfinite(x) for x in (delta, se, df)) or se < 0.0 or df <= 0.0:
-        return None
-    if se == 0.0:
-        return TTest(delta, 1.0 if delta == 0 else 0.0, 0.0, df)
+    if not all(math.isfinite(x) for x in (delta, se, df)) or se <= 0.0 or df <= 0.0:
+        return None  # a zero standard error is no noise estimate, never p = 0
     p = 2.0 * (1.0 - t_cdf(abs(delta) / se, df))
     half = t_quantile(1.0 - alpha / 2.0, df) * se
     if not (math.isfinite(p) and math.isfinite(half)):

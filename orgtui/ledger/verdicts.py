@@ -9,10 +9,14 @@ The rules (docs/ledger.md has them with a worked example):
 - Both variants are read at the same compute: the largest FLOPs every counted run of both
   reached, interpolating linearly between evals. No extrapolation: when the curves do not
   overlap the verdict is ``not_comparable``.
-- A variant's value is the mean over its seeds. Noise comes from Welch's t-test on the seeds
-  of both sides; with a single seed on one side, the spread of the other side's (or the
-  baseline's) seeds stands in; with no replicates anywhere there is no noise estimate and the
-  verdict can never be ``improvement``.
+- A seed fixes both the init and the data order, so runs of two variants with the same seed
+  are paired: with two or more shared seeds the test is the paired t-test on the per-seed
+  differences, which removes the seed-to-seed spread both sides share. Otherwise it is
+  Welch's t-test on the seeds of both sides; with a single seed on one side, the spread of
+  the other side's (or the baseline's) seeds stands in; with no replicates anywhere there is
+  no noise estimate and the verdict can never be ``improvement``.
+- Seeds without spread are not evidence: a variant whose seeds all give the same value (a
+  trainer ignoring its seed) is flagged ``no_seed_variance`` and judged ``within_noise``.
 """
 
 from __future__ import annotations
@@ -59,9 +63,15 @@ class Comparison:
     n_a: int
     n_b: int
     flags: tuple[str, ...] = ()
+    test: str | None = None
+    """Which test gave the noise: ``paired``, ``welch``, ``reference`` (one side's single seed
+    against borrowed spread) or None (no noise estimate)."""
+    n_pairs: int = 0
+    paired_seeds: tuple[int, ...] = ()
+    """The seeds both sides ran, when the test is ``paired``."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"flags": list(self.flags)}
+        return asdict(self) | {"flags": list(self.flags), "paired_seeds": list(self.paired_seeds)}
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,30 @@ def _max_eval_flops(run: Run) -> float:
 
 def _curve(run: Run) -> list[tuple[float, float]]:
     return [(flops, bpb) for _, flops, bpb in run.evals]
+
+
+def _matched_flops(runs: list[Run]) -> float | None:
+    """The largest FLOPs every run reached; None when some run's curve starts beyond it."""
+    if not runs:
+        return None
+    matched = min(_max_eval_flops(r) for r in runs)
+    return None if matched < max(r.evals[0][1] for r in runs) else matched
+
+
+def _values_at(runs: list[Run], flops: float) -> list[tuple[int, float]] | None:
+    """(seed, bpb) of each run at ``flops``; None when any run cannot be read there."""
+    values = [(r.seed, stats.interpolate(_curve(r), flops)) for r in runs]
+    if any(v is None for _, v in values):
+        return None
+    return values  # type: ignore[return-value]
+
+
+def _by_seed(values: list[tuple[int, float]]) -> dict[int, float]:
+    """One value per seed: the mean when a seed ran more than once."""
+    groups: dict[int, list[float]] = {}
+    for seed, value in values:
+        groups.setdefault(seed, []).append(value)
+    return {seed: stats.mean(group) for seed, group in groups.items()}
 
 
 def _final_flops(runs: list[Run]) -> float:
@@ -211,39 +245,55 @@ class Ledger:
                 n_a=len(good_a),
                 n_b=len(good_b),
                 flags=tuple(flags),
+                n_pairs=len(numbers.get("paired_seeds", ())),
             )
 
-        if not good_a or not good_b:
+        matched = _matched_flops(good_a + good_b) if good_a and good_b else None
+        if matched is None:
             return verdict("not_comparable")
-        both = good_a + good_b
-        matched = min(_max_eval_flops(r) for r in both)
-        if matched < max(r.evals[0][1] for r in both):
+        seeds_a, seeds_b = _values_at(good_a, matched), _values_at(good_b, matched)
+        if seeds_a is None or seeds_b is None:
             return verdict("not_comparable")
-        values_a = [stats.interpolate(_curve(r), matched) for r in good_a]
-        values_b = [stats.interpolate(_curve(r), matched) for r in good_b]
-        if any(v is None for v in values_a + values_b):
-            return verdict("not_comparable")
-        test = self._test(values_a, values_b, matched)  # type: ignore[arg-type]
+        values_a, values_b = [v for _, v in seeds_a], [v for _, v in seeds_b]
+        if any(len(v) >= 2 and not stats.has_spread(v) for v in (values_a, values_b)):
+            flags.append("no_seed_variance")
+        test, kind, shared = self._test(seeds_a, seeds_b, matched)
         numbers: dict[str, Any] = dict(
-            delta_bpb=stats.mean(values_b) - stats.mean(values_a),  # type: ignore[arg-type]
+            delta_bpb=stats.mean(values_b) - stats.mean(values_a),
             matched_flops=matched,
+            test=kind,
+            paired_seeds=shared,
         )
-        if test is None:  # no replicates anywhere: nothing can be verified
+        if test is None:  # no replicates anywhere, or no spread: nothing can be verified
             return verdict("within_noise", **numbers)
-        numbers |= dict(noise_bpb=test.half_width, p_value=test.p_value)
-        if test.p_value < self.alpha and test.delta < 0:
-            return verdict("improvement", **numbers)
-        if test.p_value < self.alpha and test.delta > 0:
-            return verdict("regression", **numbers)
-        return verdict("within_noise", **numbers)
+        numbers |= dict(noise_bpb=test.half_width, p_value=test.p_value, delta_bpb=test.delta)
+        if test.p_value >= self.alpha or "no_seed_variance" in flags:
+            return verdict("within_noise", **numbers)
+        return verdict("improvement" if test.delta < 0 else "regression", **numbers)
 
-    def _test(self, a: list[float], b: list[float], matched: float) -> stats.TTest | None:
-        if len(a) >= 2 and len(b) >= 2:
-            return stats.welch(a, b, self.alpha)
-        reference = a if len(a) >= 2 else b if len(b) >= 2 else self._baseline_values(matched)
-        if len(reference) < 2:
-            return None
-        return stats.with_reference_noise(a, b, stats.sd(reference), len(reference), self.alpha)
+    def _test(
+        self, a: list[tuple[int, float]], b: list[tuple[int, float]], matched: float
+    ) -> tuple[stats.TTest | None, str | None, tuple[int, ...]]:
+        """The test, its name, and the seeds it paired: paired when both sides share two or
+        more seeds and their differences have a spread, else unpaired."""
+        by_seed_a, by_seed_b = _by_seed(a), _by_seed(b)
+        shared = tuple(sorted(by_seed_a.keys() & by_seed_b.keys()))
+        if len(shared) >= 2:
+            test = stats.paired(
+                [by_seed_a[s] for s in shared], [by_seed_b[s] for s in shared], self.alpha
+            )
+            if test is not None:
+                return test, "paired", shared
+        values_a, values_b = [v for _, v in a], [v for _, v in b]
+        if len(values_a) >= 2 and len(values_b) >= 2:
+            test = stats.welch(values_a, values_b, self.alpha)
+            return test, "welch" if test else None, ()
+        if len(values_a) >= 2:
+            reference = values_a
+        else:
+            reference = values_b if len(values_b) >= 2 else self._baseline_values(matched)
+        test = stats.with_reference_noise(values_a, values_b, reference, self.alpha)
+        return test, "reference" if test else None, ()
 
     def _baseline_values(self, flops: float) -> list[float]:
         runs = [r for r in self.variants.get(self.baseline or "", []) if r.usable]
@@ -270,6 +320,8 @@ class Ledger:
             )
             if comparison is None and len(good) == 1:
                 flags += ("single_seed",)
+            if comparison is None and len(values) >= 2 and not stats.has_spread(values):
+                flags += ("no_seed_variance",)
             rows.append(
                 VariantRow(
                     variant=name,
@@ -351,6 +403,36 @@ class Ledger:
         )
 
 
+def describe(comparison: Comparison) -> str:
+    """One paragraph a reader can act on: the verdict, its numbers and the test behind them."""
+    parts = [f"verdict: {comparison.verdict}"]
+    if comparison.delta_bpb is not None:
+        parts.append(f"delta {comparison.delta_bpb:+.4f} bpb")
+    if comparison.noise_bpb is not None:
+        parts.append(f"noise ±{comparison.noise_bpb:.4f}")
+    if comparison.p_value is not None:
+        parts.append(f"p={comparison.p_value:.3f}")
+    if comparison.matched_flops is not None:
+        parts.append(f"at {comparison.matched_flops:.3g} FLOPs")
+    parts.append(f"seeds {comparison.n_a} vs {comparison.n_b}")
+    if comparison.verdict != "not_comparable":
+        parts.append(_test_text(comparison))
+    text = f"{comparison.b} vs {comparison.a}: " + ", ".join(parts)
+    if comparison.flags:
+        text += "\nflags: " + ", ".join(comparison.flags)
+    return text
+
+
+def _test_text(comparison: Comparison) -> str:
+    if comparison.test == "paired":
+        return "paired over seeds " + ",".join(str(s) for s in comparison.paired_seeds)
+    if comparison.test == "welch":
+        return "unpaired (Welch)"
+    if comparison.test == "reference":
+        return "unpaired (noise borrowed from replicated seeds)"
+    return "no test (no noise estimate)"
+
+
 def _best_of(gains: dict[str, float]) -> tuple[str | None, float | None]:
     if not gains:
         return None, None
@@ -383,4 +465,14 @@ def store_baseline(paths: OrgPaths, variant: str) -> None:
     if not is_valid_name(variant):
         raise LedgerError(f"bad variant name {variant!r}: use [a-z0-9][a-z0-9_-]*")
     paths.org_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(paths.ledger_state, {"baseline": variant})
+    atomic_write_json(paths.ledger_state, ledger_state(paths) | {"baseline": variant})
+
+
+def ledger_state(paths: OrgPaths) -> dict[str, Any]:
+    """``.org/ledger.json`` as a dict (empty when missing or not a JSON object): every write
+    keeps the keys it does not set (``orgtui adopt``'s ``adopted`` history)."""
+    try:
+        value = json.loads(paths.ledger_state.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
