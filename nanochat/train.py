@@ -10,7 +10,9 @@ clock and the LR schedule start (a "compile" line records how long it took). Wit
 the host waits for the GPU only at log and eval steps; a train line then covers the steps since
 the previous one (their mean dt and tokens/s).
 Environment defaults (set by `orgtui run`): ORGTUI_RUN_ID, ORGTUI_RUN_DIR, ORGTUI_VARIANT,
-ORGTUI_SEED, ORGTUI_ROOT, ORGTUI_AGENT.
+ORGTUI_SEED, ORGTUI_ROOT, ORGTUI_AGENT. ORGTUI_MAX_FLOPS (a matched-compute control) replaces
+every budget given on the command line: the run trains to that many FLOPs, its LR schedule
+spread over them.
 """
 
 from __future__ import annotations
@@ -193,6 +195,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.run_dir = str(Path(env["ORGTUI_ROOT"]) / ".org" / "runs" / args.run_id)
         else:
             args.run_dir = str(Path("runs") / args.run_id)
+    if env.get("ORGTUI_MAX_FLOPS"):
+        args.max_flops = matched_flops(ap, env["ORGTUI_MAX_FLOPS"])
+        args.max_steps = args.max_tokens = args.max_seconds = None
     if not any(getattr(args, k) for k in ("max_steps", "max_tokens", "max_flops", "max_seconds")):
         ap.error("no budget: give --max-steps, --max-tokens, --max-flops or --max-seconds")
     micro = args.batch_size * args.seq_len
@@ -205,6 +210,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.eval_batches = args.eval_batches or max(1, args.eval_tokens // micro)
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     return args
+
+
+def matched_flops(ap: argparse.ArgumentParser, text: str) -> float:
+    """ORGTUI_MAX_FLOPS as a budget: a positive, finite number of FLOPs."""
+    try:
+        flops = float(text)
+    except ValueError:
+        flops = float("nan")
+    if not 0 < flops < float("inf"):
+        ap.error(f"ORGTUI_MAX_FLOPS={text!r} is not a positive number of FLOPs")
+    return flops
 
 
 def default_run_id(args: argparse.Namespace) -> str:

@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "orgtui.commands.doctor",
     "orgtui.commands.board",
     "orgtui.commands.ledger",
+    "orgtui.commands.queue",
+    "orgtui.commands.adopt",
     "orgtui.commands.gpu",
     "orgtui.commands.agent",
     "orgtui.commands.process",

@@ -27,6 +27,18 @@ def pid_alive(pid: Any) -> bool:
         return psutil.pid_exists(pid)
 
 
+def identity(pid: Any) -> tuple[float, tuple[str, ...]] | None:
+    """(start time in seconds since 1970, command line) of a live process; None when it is
+    gone, a zombie or not ours to read. Tells a process from a later one given the same pid."""
+    if not pid_alive(pid):
+        return None
+    try:
+        proc = psutil.Process(pid)
+        return proc.create_time(), tuple(proc.cmdline())
+    except psutil.Error:
+        return None
+
+
 def descendants(pid: int) -> list[int]:
     """Every pid below ``pid`` (children, grandchildren...); empty when it is gone."""
     try:

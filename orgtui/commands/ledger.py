@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Any
 from orgtui.commands import add_parser, org_root
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orgtui.ledger import Report, VariantRow
     from orgtui.paths import OrgPaths
+    from orgtui.queue.jobs import Job
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--allow-dirty", action="store_true", help="run with uncommitted changes (flagged)"
     )
     run.add_argument("--proposal", metavar="ID", help="the board message that proposed it")
+    run.add_argument("--thread", metavar="NAME", help="board thread of the result (the variant)")
     run.add_argument("--no-post", action="store_true", help="do not post the result")
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="queue the seeds and return their job ids; the supervisor posts the result",
+    )
+    run.add_argument("--json", action="store_true", help="with --no-wait: the jobs as JSON")
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- the training command")
     run.set_defaults(func=cmd_run)
 
@@ -58,14 +68,11 @@ def _paths(args: argparse.Namespace) -> OrgPaths:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from orgtui.ledger import LedgerError
-    from orgtui.ledger.runner import (
-        RunPlan,
-        describe,
-        post_result,
-        run_seeds,
-        verdict_against_baseline,
-    )
+    from orgtui.ledger.runner import RunPlan
+    from orgtui.queue.client import plan_jobs
 
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     variant = args.variant or os.environ.get("ORGTUI_VARIANT")
@@ -79,16 +86,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         allow_dirty=args.allow_dirty,
         proposal=args.proposal,
         agent=os.environ.get("ORGTUI_AGENT"),
+        thread=args.thread,
     )
     paths = _paths(args)
-    codes = run_seeds(paths, plan, say=lambda line: print(line, file=sys.stderr, flush=True))
+    here = Path.cwd()
+    batch = plan_jobs(paths, plan, here, post_result=args.no_wait and not args.no_post)
+    return deliver(args, paths, batch, here)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def deliver(args: argparse.Namespace, paths: OrgPaths, batch: list[Job], here: Path | None) -> int:
+    """Submit ``batch``; with ``--no-wait`` print the job ids, else wait (or run the jobs here)
+    and print the verdict and post the result as ``orgtui run`` always did."""
+    from orgtui.ledger.runner import describe, post_jobs_result, verdict_against_baseline
+    from orgtui.queue.client import supervisor_listening, wait_for
+    from orgtui.queue.jobs import JobState, submit
+
+    submitted = submit(paths, batch)
+    if args.no_wait:
+        if args.json:
+            print(json.dumps([job.summary() | {"run_id": job.run_id} for job in submitted]))
+        else:
+            print("\n".join(job.id for job in submitted))
+        if not supervisor_listening(paths):
+            _say("no supervisor is running: the jobs wait in the queue until it is (`orgtui up`)")
+        return 0
+    ended = wait_for(paths, submitted, _say, here)
+    variant = submitted[0].variant
     comparison = verdict_against_baseline(paths, variant)
     print(describe(comparison) if comparison else f"{variant}: no baseline to compare with")
-    if not args.no_post:
-        message_id = post_result(paths, plan, list(codes))
+    ran = [job for job in ended if job.started is not None]
+    if not args.no_post and ran:
+        message_id = post_jobs_result(paths, ran)
         if message_id:
             print(f"posted result {message_id}", file=sys.stderr)
-    return 1 if any(codes.values()) else 0
+    return 0 if all(job.state == JobState.DONE for job in ended) else 1
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -1,10 +1,12 @@
 """``orgtui run``: the agents' one way to run an experiment, so every run lands in the ledger.
 
-Each seed gets a run id and a directory under ``.org/runs/``; the trainer learns both from
-``ORGTUI_RUN_ID`` / ``ORGTUI_RUN_DIR`` (with ``ORGTUI_VARIANT`` and ``ORGTUI_SEED``). The
-runner records what the trainer cannot know — the command, the proposal, its own exit code —
-in ``run.json``, streams the output (secrets redacted) to the terminal and to ``output.log``,
-and when all seeds are done posts the ledger's verdict to the board.
+Each seed is a job in the queue (:mod:`orgtui.queue`) with a run id and a directory under
+``.org/runs/``; :func:`run_job` runs one, whether a queue worker does it or ``orgtui run`` itself.
+The trainer learns both from ``ORGTUI_RUN_ID`` / ``ORGTUI_RUN_DIR`` (with ``ORGTUI_VARIANT``,
+``ORGTUI_SEED`` and, for a matched-compute control, ``ORGTUI_MAX_FLOPS``). The runner records
+what the trainer cannot know (the command, the exact code, the proposal, its own exit code)
+in ``run.json``, streams the output (secrets redacted) to ``output.log`` (and the terminal),
+and when all seeds are done the verdict is posted to the board.
 
 Ctrl-C stops the whole run, not just the seed at hand: the trainer gets SIGINT (and its
 process tree SIGKILL after a grace period), the run is closed with a ``run_end`` of status
@@ -13,26 +15,36 @@ process tree SIGKILL after a grace period), the run is closed with a ``run_end``
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from orgtui.atomic import append_line, atomic_write_bytes, atomic_write_json
+from orgtui.atomic import (
+    NotRegularFile,
+    append_line,
+    atomic_write_bytes,
+    atomic_write_json,
+    read_regular,
+)
 from orgtui.errors import OrgtuiError
-from orgtui.ledger.runs import META_FILE, METRICS_FILE, ended
+from orgtui.ledger.runs import MAX_META_BYTES, META_FILE, METRICS_FILE, ended
 from orgtui.ledger.verdicts import Comparison, Ledger, LedgerError
 from orgtui.names import check_name
 from orgtui.paths import OrgPaths
-from orgtui.procs import end_tree
+from orgtui.procs import end_tree, identity
+from orgtui.queue.jobs import Job, JobState, cancel_requested, load_job, transition
 from orgtui.redact import command_secrets, redact, redact_command
 
 OUTPUT_FILE = "output.log"
@@ -46,6 +58,10 @@ OWN_EXIT_S = 1.0
 """After Ctrl-C, how long the trainer may take to stop on the terminal's own SIGINT."""
 STOP_GRACE_S = 10.0
 """Then how long it has after ours before its process tree is killed."""
+CLOCK_SLACK_S = 5.0
+"""How far a process's start time and a recorded start may disagree (clock ticks)."""
+CANCEL_POLL_S = 0.5
+"""How often a running seed looks whether its job was asked to cancel."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,18 @@ class RunPlan:
     allow_dirty: bool = False
     proposal: str | None = None
     agent: str | None = None
+    thread: str | None = None
+    """The board thread its result goes to (default: the variant's name)."""
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """How one seed ended."""
+
+    run_id: str
+    exit_code: int
+    cancelled: bool = False
+    """Stopped on a cancel request (``orgtui cancel``); the run was closed as killed."""
 
 
 def new_run_id(variant: str, seed: int) -> str:
@@ -67,9 +95,13 @@ def new_run_id(variant: str, seed: int) -> str:
 
 
 def _stream(
-    process: subprocess.Popen[bytes], log_path: os.PathLike[str], hidden: Sequence[str]
+    process: subprocess.Popen[bytes],
+    log_path: os.PathLike[str],
+    hidden: Sequence[str],
+    echo: bool,
 ) -> None:
-    """Copy the child's output, redacted, to our stdout and to its log, a line at a time.
+    """Copy the child's output, redacted, to its log (and our stdout with ``echo``), a line at
+    a time.
 
     Output is cut only at line ends (``\n`` or a progress bar's ``\r``) so a key is never split
     across two chunks where redaction could not see it whole.
@@ -83,19 +115,20 @@ def _stream(
             if cut == 0 and len(pending) >= MAX_PENDING_BYTES:
                 cut = len(pending)  # no line end in sight: pass it on anyway
             if cut:
-                _emit(pending[:cut], log, hidden)
+                _emit(pending[:cut], log, hidden, echo)
                 pending = pending[cut:]
         if pending:
-            _emit(pending, log, hidden)
+            _emit(pending, log, hidden, echo)
 
 
-def _emit(data: bytes, log: BinaryIO, hidden: Sequence[str]) -> None:
+def _emit(data: bytes, log: BinaryIO, hidden: Sequence[str], echo: bool) -> None:
     text, _count = redact(data.decode("utf-8", "surrogateescape"), secrets=hidden)
     clean = text.encode("utf-8", "surrogateescape")
     log.write(clean)
     log.flush()
-    sys.stdout.buffer.write(clean)
-    sys.stdout.buffer.flush()
+    if echo:
+        sys.stdout.buffer.write(clean)
+        sys.stdout.buffer.flush()
 
 
 def check_plan(plan: RunPlan) -> None:
@@ -118,84 +151,141 @@ def check_plan(plan: RunPlan) -> None:
         )
 
 
-def run_seeds(
-    paths: OrgPaths, plan: RunPlan, say: Callable[[str], object] = print
-) -> dict[str, int]:
-    """Run every seed of ``plan`` one after another; returns each run id's exit code.
-
-    Raises:
-        LedgerError: bad plan (:func:`check_plan`), or a dirty tree without ``allow_dirty``.
-        KeyboardInterrupt: after Ctrl-C has stopped the seed at hand and closed its run.
-    """
-    from orgtui.supervisor.worktrees import tree_state
-
-    check_plan(plan)
-    branch, commit, dirty = tree_state(os.getcwd())
-    if dirty and not plan.allow_dirty:
-        raise LedgerError(
-            "the work tree has uncommitted changes, so the run could not be repeated from its "
-            "commit: commit them first, or pass --allow-dirty (the run is then flagged dirty_tree)"
-        )
-    tree = {"branch": branch, "commit": commit, "dirty": dirty}
-    codes: dict[str, int] = {}
-    for seed in range(plan.seed_start, plan.seed_start + plan.seeds):
-        run_id, code = _run_seed(paths, plan, seed, tree, say)
-        codes[run_id] = code
-        if code != 0:
-            say(f"run {run_id} exited with code {code}")
-    return codes
-
-
-def _run_seed(
-    paths: OrgPaths, plan: RunPlan, seed: int, tree: dict[str, Any], say: Callable[[str], object]
-) -> tuple[str, int]:
-    run_id = new_run_id(plan.variant, seed)
-    run_dir = paths.run_dir(run_id)
-    run_dir.mkdir(parents=True)
-    hidden = command_secrets(plan.command)
-    meta = {
-        "run_id": run_id,
-        "variant": plan.variant,
-        "seed": seed,
-        "agent": plan.agent,
-        "command": redact_command(plan.command),
-        **tree,
-        "proposal": plan.proposal,
-        "started": time.time(),
-    }
+def trainer_env(paths: OrgPaths, job: Job, run_dir: Path) -> dict[str, str]:
+    """The environment the trainer runs in: ours plus what the trainer contract promises."""
     env = os.environ | {
-        "ORGTUI_RUN_ID": run_id,
+        "ORGTUI_RUN_ID": job.run_id,
         "ORGTUI_RUN_DIR": str(run_dir),
-        "ORGTUI_VARIANT": plan.variant,
-        "ORGTUI_SEED": str(seed),
+        "ORGTUI_VARIANT": job.variant,
+        "ORGTUI_SEED": str(job.seed),
         "ORGTUI_ROOT": str(paths.root),
     }
-    say(
-        f"[{seed - plan.seed_start + 1}/{plan.seeds}] run {run_id} "
-        f"(variant {plan.variant}, seed {seed})"
-    )
+    for key, value in (("ORGTUI_AGENT", job.agent), ("ORGTUI_MAX_FLOPS", job.max_flops)):
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value if isinstance(value, str) else f"{value:.17g}"
+    return env
+
+
+def run_meta(job: Job) -> dict[str, Any]:
+    """``run.json`` as the run starts: who asked, what ran, and the exact code it ran."""
+    meta = {
+        "run_id": job.run_id,
+        "variant": job.variant,
+        "seed": job.seed,
+        "agent": job.agent,
+        "command": redact_command(job.command),
+        "branch": job.branch,
+        "commit": job.commit,
+        "dirty": job.dirty,
+        "snapshot_ref": job.snapshot_ref,
+        "workdir": job.workdir,
+        "job": job.id,
+        "kind": str(job.kind),
+        "slot": job.slot,
+        "proposal": job.proposal,
+        "started": time.time(),
+    }
+    if job.max_flops is not None:
+        meta["max_flops"] = job.max_flops
+    return meta
+
+
+class _CancelWatch(threading.Thread):
+    """Stops the trainer when the job is asked to cancel (``orgtui cancel``), from any process."""
+
+    def __init__(self, paths: OrgPaths, job: Job, process: subprocess.Popen[bytes]) -> None:
+        super().__init__(name=f"cancel-watch-{job.id}", daemon=True)
+        self.paths, self.job_id, self.process = paths, job.id, process
+        self.done = threading.Event()
+        self.fired = False
+
+    def run(self) -> None:
+        while not self.done.wait(CANCEL_POLL_S):
+            current = load_job(self.paths.job_file(self.job_id))
+            if isinstance(current, Job) and cancel_requested(current):
+                self.fired = True
+                self.stop_trainer()
+                return
+
+    def stop_trainer(self) -> None:
+        process = self.process
+        end_tree(process.pid, lambda: process.send_signal(signal.SIGINT), STOP_GRACE_S)
+
+    def finish(self) -> None:
+        self.done.set()
+        self.join()
+
+
+def run_job(paths: OrgPaths, job: Job, cwd: Path, *, echo: bool = True) -> SeedResult:
+    """Run the job's seed in ``cwd`` and record the run; the job's own state is the caller's.
+
+    Raises:
+        LedgerError: the command cannot be started (the run is recorded with exit code 127).
+        KeyboardInterrupt: after a stop has ended the trainer and closed its run as killed.
+    """
+    run_dir = paths.run_dir(job.run_id)
+    run_dir.mkdir(parents=True)
+    hidden = command_secrets(job.command)
+    meta = run_meta(job)
     try:
         process = subprocess.Popen(
-            list(plan.command), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            list(job.command),
+            cwd=cwd,
+            env=trainer_env(paths, job, run_dir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
     except OSError as error:
         atomic_write_json(run_dir / META_FILE, meta | {"exit_code": 127, "wall_s": 0.0})
-        raise LedgerError(f"cannot start {plan.command[0]!r}: {error.strerror}") from None
+        raise LedgerError(f"cannot start {job.command[0]!r}: {error.strerror}") from None
+    watch = _CancelWatch(paths, job, process)
     try:
         atomic_write_json(run_dir / META_FILE, meta | {"pid": process.pid})
-        _stream(process, run_dir / OUTPUT_FILE, hidden)
+        watch.start()
+        _stream(process, run_dir / OUTPUT_FILE, hidden, echo)
         code = process.wait()
     except KeyboardInterrupt:
+        watch.finish()
         code = _stop(process)
         _close_killed(run_dir, meta, code, hidden)
-        left = plan.seed_start + plan.seeds - 1 - seed
-        say(f"interrupted: run {run_id} killed" + (f", {left} seed(s) not run" if left else ""))
         raise
+    watch.finish()
+    if watch.fired:
+        _close_killed(run_dir, meta, code, hidden)
+        return SeedResult(job.run_id, code, cancelled=True)
     _scrub_metrics(run_dir, hidden)
     atomic_write_json(
         run_dir / META_FILE, meta | {"exit_code": code, "wall_s": time.time() - meta["started"]}
     )
-    return run_id, code
+    return SeedResult(job.run_id, code)
+
+
+def end_job(
+    paths: OrgPaths, job: Job, code: int | None, *, cancelled: bool = False, reason: str = ""
+) -> Job | None:
+    """Record how a running job ended: exit 0 is done, a cancel cancelled, the rest failed.
+
+    Its command is stored redacted from then on: a key passed as an argument lives in the
+    queue only while the job needs it. Returns the job as written, or None when it was no
+    longer running (someone else ended it).
+    """
+    changes: dict[str, Any] = {
+        "ended": time.time(),
+        "exit_code": code,
+        "command": tuple(redact_command(job.command)),
+    }
+    if cancelled:
+        changes["state"] = JobState.CANCELLED
+    elif code == 0:
+        changes["state"] = JobState.DONE
+    else:
+        changes["state"] = JobState.FAILED
+        reason = reason or f"exit code {code}"
+    if reason:
+        changes["reason"] = reason
+    return transition(paths, job.id, (JobState.RUNNING,), **changes)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> int:
@@ -216,7 +306,9 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
     return process.wait()
 
 
-def _close_killed(run_dir: Path, meta: dict[str, Any], code: int, hidden: Sequence[str]) -> None:
+def _close_killed(
+    run_dir: Path, meta: dict[str, Any], code: int | None, hidden: Sequence[str]
+) -> None:
     """Record an interrupted run as ``killed``, whether or not its trainer managed to."""
     wall = time.time() - meta["started"]
     metrics = run_dir / METRICS_FILE
@@ -230,6 +322,35 @@ def _close_killed(run_dir: Path, meta: dict[str, Any], code: int, hidden: Sequen
     atomic_write_json(
         run_dir / META_FILE, meta | {"exit_code": code, "wall_s": wall, "interrupted": True}
     )
+
+
+def close_abandoned(paths: OrgPaths, job: Job) -> None:
+    """Close the run of a job whose runner died without recording its end (a worker killed
+    with SIGKILL): stop its trainer if it still runs, and record the run as killed."""
+    run_dir = paths.run_dir(job.run_id)
+    try:
+        meta = json.loads(read_regular(run_dir / META_FILE, MAX_META_BYTES))
+    except (OSError, NotRegularFile, ValueError, RecursionError):
+        return
+    if not isinstance(meta, dict) or "exit_code" in meta:
+        return
+    started = meta.get("started")
+    if (
+        isinstance(started, bool)
+        or not isinstance(started, int | float)
+        or not math.isfinite(started)
+    ):
+        meta["started"] = started = time.time()
+    pid = meta.get("pid")
+    facts = identity(pid)
+    if facts is not None and facts[0] >= started - CLOCK_SLACK_S:  # the trainer, not a reuse
+        end_tree(pid, lambda: _interrupt(pid), STOP_GRACE_S)
+    _close_killed(run_dir, meta, None, command_secrets(job.command))
+
+
+def _interrupt(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGINT)
 
 
 def _scrub_metrics(run_dir: Path, hidden: Sequence[str]) -> None:
@@ -270,8 +391,25 @@ def describe(comparison: Comparison) -> str:
     return text
 
 
+def post_jobs_result(paths: OrgPaths, batch: Sequence[Job]) -> str | None:
+    """:func:`post_result` for the jobs of one batch (``orgtui run --no-wait``'s seeds)."""
+    if not batch:
+        return None
+    first = batch[0]
+    plan = RunPlan(
+        command=first.command,
+        variant=first.variant,
+        seeds=len(batch),
+        proposal=first.proposal,
+        agent=first.agent,
+        thread=first.thread,
+    )
+    return post_result(paths, plan, [job.run_id for job in batch])
+
+
 def post_result(paths: OrgPaths, plan: RunPlan, run_ids: list[str]) -> str | None:
-    """Post a ``result`` message for the runs to the chief (or all); returns its id."""
+    """Post a ``result`` message for the runs to the chief (or all) on the plan's thread (the
+    variant's by default); returns its id."""
     from orgtui import board
     from orgtui.config import load_config
 
@@ -293,6 +431,7 @@ def post_result(paths: OrgPaths, plan: RunPlan, run_ids: list[str]) -> str | Non
         subject=subject,
         body=body,
         kind="result",
+        thread=plan.thread or plan.variant,
         refs=run_ids,
         known_agents=[a.name for a in config.agents],
     )

@@ -73,6 +73,9 @@ def test_compare_json_has_exactly_the_documented_keys(org):
         "n_a",
         "n_b",
         "flags",
+        "test",
+        "n_pairs",
+        "paired_seeds",
     ]
     assert result["verdict"] == "improvement" and result["delta_bpb"] < 0
 
@@ -359,6 +362,9 @@ def test_a_key_passed_as_an_argument_is_stored_nowhere(org):
         for name, text in stored.items():
             assert secret not in text, (secret, name)
         assert secret not in out.stdout
+    (job_file,) = OrgPaths(org).queue_dir.glob("*.json")  # its job, now ended, neither
+    for secret in planted:
+        assert secret not in job_file.read_text()
     command = json.loads(stored["run.json"])["command"]
     assert command[-5:] == [
         "--api-key",
