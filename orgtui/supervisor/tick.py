@@ -3,16 +3,18 @@
 Each tick: one ``list-panes`` call, liveness per seat, restarts with exponential backoff,
 status from the agent's own status.json (the pane detectors where a CLI's hooks are stale or
 report only part of the states), board nudges, zoomed walls nobody watches tiled again, a GPU
-sample, and state.json written when something changed (the heartbeat at most every few
-seconds). Control-socket requests run under the same lock as the tick, so only this process
-mutates state while it lives. A state file that cannot be written (disk full, read-only
-``.org/``) is retried with backoff: supervision goes on meanwhile.
+sample, the experiment queue's scheduler (its failures logged, never fatal), and state.json
+written when something changed (the heartbeat at most every few seconds). Control-socket
+requests run under the same lock as the tick, so only this process mutates state while it
+lives. A state file that cannot be written (disk full, read-only ``.org/``) is retried with
+backoff: supervision goes on meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import threading
@@ -22,7 +24,7 @@ from typing import Any
 
 from orgtui import board, procs
 from orgtui.agentstatus import read_status
-from orgtui.atomic import ensure_private_dir
+from orgtui.atomic import atomic_write_json, ensure_private_dir, read_regular
 from orgtui.config import OrgConfig
 from orgtui.errors import OrgtuiError
 from orgtui.supervisor import detectors, layout, lifecycle, verbs
@@ -43,6 +45,8 @@ UNZOOM_UNWATCHED_S = 2.0
 SAVE_RETRY_MAX_S = 30.0
 """The longest wait between two tries to write a state file that could not be written."""
 NUDGE_STATES = (SeatStatus.IDLE, SeatStatus.WAITING)
+IDLE_CHECK_S = 30.0
+"""How often the GPU sample ring is read for GPUs idle long enough to tell the chief."""
 
 
 class SupervisorRunning(OrgtuiError):
@@ -62,8 +66,11 @@ class Supervisor:
         self.save_failures = 0
         self.next_save_try = 0.0
         self.failed_ticks = 0
-        self.last_failure = ""
-        self.process_failures = 0
+        self.process_failures = Repeats()
+        self.schedule_failures = Repeats()
+        self.scheduler: Any = None
+        self.idle: Any = None
+        self.next_idle_check = 0.0
         self.tick_times: list[float] = []
         self.gpu_sampler: Any = None
         self._table: procs.ProcessTable | None = None
@@ -81,6 +88,7 @@ class Supervisor:
             sup.pid, sup.started, sup.heartbeat = os.getpid(), now, now
             lifecycle.adopt_running(self.org)
         self._open_gpu()
+        self._open_scheduler()
         log(self.paths, f"supervisor {os.getpid()} started")
 
     def _open_gpu(self) -> None:
@@ -94,6 +102,16 @@ class Supervisor:
         except (ImportError, AttributeError, OrgtuiError, OSError, TypeError) as error:
             log(self.paths, f"gpu sampling off: {error}")
             self.gpu_sampler = None
+
+    def _open_scheduler(self) -> None:
+        """The queue's scheduler; without it the agents are still supervised."""
+        try:
+            from orgtui.queue.scheduler import Scheduler
+
+            self.scheduler = Scheduler(self.config)
+        except Exception as error:
+            self._log(f"scheduler off: {error!r}; queued jobs wait for a supervisor restart")
+            self.scheduler = None
 
     def run(self) -> None:
         with self.lock:
@@ -163,6 +181,8 @@ class Supervisor:
         self._unzoom_unwatched(panes, now)
         self._nudge()
         self._sample_gpu(now)
+        self._schedule(now)
+        self._idle_gpus(now)
         self._processes(now)
         due = self.dirty or now - self.last_save >= HEARTBEAT_EVERY_S
         if due and now >= self.next_save_try:
@@ -326,15 +346,70 @@ class Supervisor:
         try:
             done = process.tick(self.config, now, self.org.state.supervisor.started)
         except Exception as error:  # a process must never take supervision down with it
-            failure = f"standup failed: {error!r}"
-            self.process_failures = self.process_failures + 1 if failure == self.last_failure else 1
-            self.last_failure = failure
-            if self.process_failures in (1, 10) or self.process_failures % 1000 == 0:
-                self._log(f"{failure} (time {self.process_failures}; retried every tick)")
+            self._failed(self.process_failures, f"standup failed: {error!r}")
             return
-        self.last_failure, self.process_failures = "", 0
+        self.process_failures.clear()
         if done:
             self._log(done)
+
+    def _schedule(self, now: float) -> None:
+        """Queued jobs onto free slots, running ones reconciled, ended batches finished with;
+        a failure is logged, never fatal (the jobs' files are the record: the next tick
+        picks up where this one stopped)."""
+        if self.scheduler is None:
+            return
+        looks = self.scheduler.looks
+        try:
+            lines = self.scheduler.tick(now, self.org.state, self._gpu_count())
+        except Exception as error:
+            self._failed(self.schedule_failures, f"scheduler failed: {error!r}")
+            return
+        if self.scheduler.looks > looks:  # a quiet tick proves nothing: the queue was not read
+            self.schedule_failures.clear()
+        for line in lines:
+            self._log(line)
+
+    def _idle_gpus(self, now: float) -> None:
+        """Tell the chief, once, about GPUs idle for ``[discipline] idle_minutes`` while
+        nothing waits in the queue (read from the sample ring every IDLE_CHECK_S at most)."""
+        if self.gpu_sampler is None or now < self.next_idle_check:
+            return
+        idle_s = self.config.discipline.idle_minutes * 60.0
+        self.next_idle_check = now + min(IDLE_CHECK_S, idle_s / 4)
+        from orgtui.gpu.idle import IdleNotice, idle_gpus
+        from orgtui.gpu.samples import read_samples
+        from orgtui.queue.jobs import JobState, jobs
+
+        if self.idle is None:
+            self.idle = IdleNotice(idle_s)
+            with contextlib.suppress(OSError, ValueError):
+                self.idle.restore(json.loads(read_regular(self.paths.idle_notice, 1 << 16)))
+        every = self.gpu_sampler.every_s
+        history = read_samples(self.paths, last_n=int(idle_s / every) + 10)
+        idle = idle_gpus(history, now, idle_s, max_gap_s=max(30.0, 3 * every))
+        waiting = any(job.state == JobState.QUEUED for job in jobs(self.paths))
+        text = self.idle.due(now, idle, queue_empty=not waiting)
+        if text is None:
+            return
+        from orgtui.process import chiefs
+
+        post_system(self.org, "idle GPUs", text, to=tuple(chiefs(self.config)) or ("human",))
+        with contextlib.suppress(OSError):
+            atomic_write_json(self.paths.idle_notice, self.idle.state())
+
+    def _gpu_count(self) -> int | None:
+        """How many GPUs the ``[gpu]`` source reports; None without a source to ask."""
+        sampler = self.gpu_sampler
+        if sampler is None:
+            return None
+        if sampler.last is None:
+            return 0 if sampler.source.name == "none" else None
+        return len(sampler.last.gpus)
+
+    def _failed(self, repeats: Repeats, failure: str) -> None:
+        count = repeats.count(failure)
+        if count in (1, 10) or count % 1000 == 0:
+            self._log(f"{failure} (time {count}; retried every tick)")
 
     def _sample_gpu(self, now: float) -> None:
         if self.gpu_sampler is None:
@@ -375,6 +450,22 @@ class Supervisor:
             "tick_p50_s": _pct(times, 50),
             "tick_p95_s": _pct(times, 95),
         }
+
+
+class Repeats:
+    """How many ticks in a row met the same failure: logged the 1st, 10th, every 1000th time."""
+
+    def __init__(self) -> None:
+        self.last = ""
+        self.times = 0
+
+    def count(self, failure: str) -> int:
+        self.times = self.times + 1 if failure == self.last else 1
+        self.last = failure
+        return self.times
+
+    def clear(self) -> None:
+        self.last, self.times = "", 0
 
 
 def _pct(values: list[float], pct: int) -> float | None:
