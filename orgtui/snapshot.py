@@ -7,10 +7,15 @@
   first frame does not wait for libtmux, GitPython, psutil or the ledger.
 - Pane text and commits come from the modules that own tmux and git (``supervisor.tmux``,
   ``supervisor.worktrees``); callers ask only for what is on screen, from a worker thread.
+- Cheap to refresh: runs are re-parsed only when their metrics grew, queue files only when
+  they changed, and the GPU samples behind the idle count are read once and then only the
+  new ones.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +26,8 @@ from orgtui.paths import OrgPaths
 
 if TYPE_CHECKING:
     from orgtui.config import AgentSpec, OrgConfig
+    from orgtui.gpu import GpuSample
+    from orgtui.queue.jobs import Job, MalformedJob
     from orgtui.supervisor.state import OrgState, Seat
     from orgtui.supervisor.tmux import Tmux
 
@@ -29,6 +36,10 @@ SPARK_POINTS = 48
 LATEST_VERDICTS = 4
 PANE_SCROLLBACK = 40
 """Extra lines captured above the wanted ones, so blank lines at a pane's bottom are skipped."""
+RECENT_JOBS = 10
+"""Finished jobs the queue screen lists, the latest first."""
+MAX_WINDOW_SAMPLES = 1 << 16
+"""The most GPU samples read back for the idle count (18 hours at one a second)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,9 @@ class AgentView:
     pane_id: str | None = None
     window_id: str | None = None
     restarts: int = 0
+    jobs_queued: int = 0
+    jobs_running: int = 0
+    """The agent's experiment jobs waiting in the queue and running now."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,50 @@ class VerdictView:
     baseline: str
     delta_bpb: float | None = None
     flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One queue file as the queue screen lists it; ``malformed`` says why one did not read."""
+
+    id: str
+    state: str
+    """queued | running | done | failed | cancelled | malformed"""
+    variant: str = ""
+    seed: int = 0
+    agent: str | None = None
+    kind: str = ""
+    priority: int = 0
+    slot: str | None = None
+    created: float = 0.0
+    started: float | None = None
+    ended: float | None = None
+    left_s: float | None = None
+    """Estimated seconds until it ends (a queued job: waiting included); None: no estimate."""
+    reason: str = ""
+    cancelling: bool = False
+    """Running, with a cancel asked for: the engine is stopping it."""
+    malformed: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """The experiment queue: its slots, then jobs queued (in the order they will start),
+    running, and the latest finished."""
+
+    slots: tuple[str, ...] = ()
+    jobs: tuple[JobView, ...] = ()
+
+    def in_state(self, state: str) -> tuple[JobView, ...]:
+        return tuple(job for job in self.jobs if job.state == state)
+
+    @property
+    def waiting(self) -> int:
+        return len(self.in_state("queued"))
+
+    @property
+    def malformed(self) -> int:
+        return len(self.in_state("malformed"))
 
 
 @dataclass(frozen=True)
@@ -127,6 +185,9 @@ class OrgSnapshot:
     verdicts: tuple[VerdictView, ...] = ()
     """The ledger's verdicts, the variant with the latest run first."""
     story: Narration | None = None
+    queue: QueueView = field(default_factory=QueueView)
+    idle_gpus: tuple[int, ...] = ()
+    """GPUs below 5% utilisation for ``[discipline] idle_minutes``."""
     complete: bool = True
     """False for the first, quick read (seats only): board, runs, GPUs and ledger to follow."""
 
@@ -166,6 +227,9 @@ class Feed:
         self._tmux: Tmux | None = None
         self._runs: dict[Path, tuple[int, Any]] = {}
         self._ledger: tuple[tuple[Any, ...], tuple[str, tuple[VerdictView, ...]]] | None = None
+        self._jobs: dict[str, tuple[tuple[int, int, int], Job | MalformedJob]] = {}
+        self._window: list[GpuSample] = []
+        """The GPU samples of the idle window, oldest first, as last read."""
 
     def _config(self) -> tuple[OrgConfig | None, str | None]:
         from orgtui.config import load_config
@@ -246,12 +310,16 @@ class Feed:
         runs = self.runs()
         latest_run = {r.agent: r for r in runs if r.agent}
         gpus, source = _gpus(self.paths)
+        taken = time.time() if now is None else now
+        queue = self.queue_entries()
         agents = tuple(
             _agent_view(
                 name, state.seats.get(name), specs.get(name), latest_run.get(name), unread, gpus
             )
             for name in names
         )
+        if queue:
+            agents = _with_job_counts(agents, queue)
         self.tmux_socket = self.socket or state.tmux_socket
         best, verdicts = self._judged(runs)
         snapshot = OrgSnapshot(
@@ -266,10 +334,12 @@ class Feed:
             gpu_hours=sum(r.gpu_hours for r in runs),
             best_improvement=best,
             gpu_source=source,
-            taken=time.time() if now is None else now,
+            taken=taken,
             problems=tuple(problems),
             roles=_roles(self.paths),
             verdicts=verdicts,
+            queue=_queue_view(queue, runs, _slots(config, state, gpus), taken),
+            idle_gpus=self._idle(config, source, taken),
         )
         if self.narrator is None:
             return snapshot
@@ -281,6 +351,68 @@ class Feed:
         if self._ledger is None or self._ledger[0] != key:
             self._ledger = (key, _judge(self.paths, runs))
         return self._ledger[1]
+
+    def queue_entries(self) -> list[Job | MalformedJob]:
+        """Every queue file, oldest first, re-read only when it changed (an atomic rewrite
+        is a new inode); nothing is imported or parsed while the queue is empty."""
+        try:
+            with os.scandir(self.paths.queue_dir) as listing:
+                found = {
+                    entry.name: entry.stat(follow_symlinks=False)
+                    for entry in listing
+                    if entry.name.endswith(".json")
+                }
+        except OSError:
+            found = {}
+        if not found:
+            self._jobs = {}
+            return []
+        from orgtui.queue.jobs import load_job
+
+        cache, self._jobs = self._jobs, {}
+        for name in sorted(found):
+            info = found[name]
+            key = (info.st_ino, info.st_mtime_ns, info.st_size)
+            cached = cache.get(name)
+            if cached is None or cached[0] != key:
+                cached = (key, load_job(self.paths.queue_dir / name))
+            self._jobs[name] = cached
+        return [entry for _, entry in self._jobs.values()]
+
+    def _idle(self, config: OrgConfig | None, source: str, now: float) -> tuple[int, ...]:
+        """GPUs idle for ``[discipline] idle_minutes`` (none without GPUs or org.toml)."""
+        if config is None or config.gpus == "none" or source == "none":
+            return ()
+        from orgtui.gpu.idle import MAX_GAP_S, idle_gpus
+
+        idle_s = max(0.0, config.discipline.idle_minutes * 60.0)
+        every_s = max(config.gpu.sample_every_s, 0.001)
+        self._window = self._read_window(now - idle_s, math.ceil(idle_s / every_s) + 2)
+        return tuple(idle_gpus(self._window, now, idle_s, max_gap_s=max(MAX_GAP_S, 3 * every_s)))
+
+    def _read_window(self, since: float, expected: int) -> list[GpuSample]:
+        """The samples from ``since`` on (and the last one before it): all of them the first
+        time, then only those newer than the last one read."""
+        old = self._window
+        if old:
+            batch = self._read_back(since, 4, after=old[-1].time)
+            if batch and batch[0].time <= old[-1].time <= batch[-1].time:
+                return _since(old + [s for s in batch if s.time > old[-1].time], since)
+        return _since(self._read_back(since, expected), since)
+
+    def _read_back(self, since: float, count: int, after: float | None = None) -> list[GpuSample]:
+        """The ring's last samples, reading 4x further back each time until they reach
+        ``since`` or ``after`` (the newest sample read before), or the ring's start."""
+        from orgtui.gpu import read_samples
+
+        count = min(max(count, 4), MAX_WINDOW_SAMPLES)
+        while True:
+            batch = read_samples(self.paths, last_n=count)
+            oldest = batch[0].time if batch else -math.inf
+            reached = oldest <= since or (after is not None and oldest <= after)
+            if reached or len(batch) < count or count >= MAX_WINDOW_SAMPLES:
+                return batch
+            count = min(count * 4, MAX_WINDOW_SAMPLES)
 
     def pane_text(self, pane_id: str, lines: int = 8) -> str:
         """The last ``lines`` non-blank-ended lines of a pane; empty when tmux says no."""
@@ -403,6 +535,142 @@ def _gpus(paths: OrgPaths) -> tuple[dict[int, GpuView], str]:
         for g in sample.gpus
     }
     return views, source
+
+
+def _since(samples: list[GpuSample], since: float) -> list[GpuSample]:
+    """``samples`` from the last one at or before ``since`` on."""
+    first = max((i for i, sample in enumerate(samples) if sample.time <= since), default=0)
+    return samples[first:]
+
+
+def _with_job_counts(
+    agents: tuple[AgentView, ...], queue: list[Job | MalformedJob]
+) -> tuple[AgentView, ...]:
+    counts: dict[tuple[str | None, str], int] = {}
+    for job in queue:
+        state = str(getattr(job, "state", ""))
+        key = (getattr(job, "agent", None), state)
+        counts[key] = counts.get(key, 0) + 1
+    return tuple(
+        replace(
+            view,
+            jobs_queued=counts.get((view.name, "queued"), 0),
+            jobs_running=counts.get((view.name, "running"), 0),
+        )
+        for view in agents
+    )
+
+
+def _slots(config: OrgConfig | None, state: OrgState, gpus: dict[int, GpuView]) -> tuple[str, ...]:
+    """The scheduler's slots: one per GPU the samples show, else ``[compute] slots`` CPU
+    slots (without org.toml: the GPUs, else one CPU slot)."""
+    if config is None:
+        return tuple(f"gpu{index}" for index in sorted(gpus)) or ("cpu0",)
+    from orgtui.queue.scheduler import slots
+
+    return tuple(slot.name for slot in slots(config, state, len(gpus)))
+
+
+def _queue_view(
+    entries: list[Job | MalformedJob], runs: list[Any], slots: tuple[str, ...], now: float
+) -> QueueView:
+    """Queued jobs in the order the scheduler takes them (priority, then age), running ones
+    with the time they have left, the latest finished; malformed files as such."""
+    from orgtui.queue.jobs import Job, cancel_requested
+
+    if not entries:
+        return QueueView(slots=slots)
+    jobs = [e for e in entries if isinstance(e, Job)]
+    queued = _scheduling_order(jobs)
+    running = sorted((j for j in jobs if j.state == "running"), key=lambda j: j.started or 0.0)
+    ended = sorted(
+        (j for j in jobs if j.state.finished), key=lambda j: j.ended or j.created, reverse=True
+    )
+    estimate = _durations(runs)
+    left = {j.id: _left(estimate(j.variant), j.started, now) for j in running}
+    left |= _waits(queued, [left[j.id] for j in running], len(slots), estimate)
+    views = [
+        JobView(
+            id=j.id,
+            state=str(j.state),
+            variant=j.variant,
+            seed=j.seed,
+            agent=j.agent,
+            kind=str(j.kind),
+            priority=j.priority,
+            slot=j.slot,
+            created=j.created,
+            started=j.started,
+            ended=j.ended,
+            left_s=left.get(j.id),
+            reason=j.reason,
+            cancelling=cancel_requested(j),
+        )
+        for j in [*running, *queued, *ended[:RECENT_JOBS]]
+    ]
+    views += [
+        JobView(id=e.id, state="malformed", malformed=e.problem)
+        for e in entries
+        if not isinstance(e, Job)
+    ]
+    used = [j.slot for j in running if j.slot and j.slot not in slots]
+    return QueueView(slots=slots + tuple(dict.fromkeys(used)), jobs=tuple(views))
+
+
+def _scheduling_order(jobs: list[Job]) -> list[Job]:
+    """The queued jobs in the order the scheduler would start them were every slot free
+    (priority, then fair turns between agents, then age: ``scheduler.place``)."""
+    from orgtui.queue.engine import Slot
+    from orgtui.queue.scheduler import last_served, place
+
+    queued = [job for job in jobs if job.state == "queued"]
+    running = [job for job in jobs if job.state == "running"]
+    room = [Slot(f"order{i}") for i in range(len(queued))]
+    order = [job for job, _ in place(queued, running, room, {}, last_served(jobs))]
+    return order + [job for job in queued if job not in order]
+
+
+def _durations(runs: list[Any]) -> Callable[[str], float | None]:
+    """Variant -> the mean wall time of its finished runs (of all runs when it has none)."""
+    walls: dict[str, list[float]] = {}
+    for run in runs:
+        wall = run.wall_s
+        if run.status == "ok" and isinstance(wall, float | int) and 0 < wall < math.inf:
+            walls.setdefault(run.variant, []).append(float(wall))
+    every = [wall for values in walls.values() for wall in values]
+    overall = sum(every) / len(every) if every else None
+
+    def mean(variant: str) -> float | None:
+        values = walls.get(variant)
+        return sum(values) / len(values) if values else overall
+
+    return mean
+
+
+def _left(duration: float | None, started: float | None, now: float) -> float | None:
+    if duration is None or started is None:
+        return None
+    return max(0.0, duration - max(0.0, now - started))
+
+
+def _waits(
+    queued: list[Job],
+    busy: list[float | None],
+    slots: int,
+    estimate: Callable[[str], float | None],
+) -> dict[str, float | None]:
+    """When each queued job should end: taken in order by the slot that frees up first."""
+    free = sorted([0.0 if left is None else left for left in busy] + [0.0] * (slots - len(busy)))
+    free = free[: max(slots, 1)] or [0.0]
+    waits: dict[str, float | None] = {}
+    for job in queued:
+        duration = estimate(job.variant)
+        if duration is None:
+            return waits | {j.id: None for j in queued if j.id not in waits}
+        start = free.pop(0)
+        waits[job.id] = start + duration
+        free = sorted([*free, start + duration])
+    return waits
 
 
 def smooth(values: Sequence[float], points: int) -> tuple[float, ...]:

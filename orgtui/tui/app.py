@@ -76,6 +76,13 @@ class OrgApp(App[None]):
             tooltip="the ledger: variants, verdicts, flags, progress",
         ),
         Binding("g", "gpus", "GPUs", id="gpus", tooltip="GPU utilisation history"),
+        Binding(
+            "Q",
+            "queue",
+            "Queue",
+            id="queue",
+            tooltip="the experiment queue: slots, jobs, estimated finish; cancel a job",
+        ),
         Binding("u", "standup", "Standup", id="standup", tooltip="call a standup now"),
         Binding(
             "U",
@@ -369,10 +376,20 @@ class OrgApp(App[None]):
         if not isinstance(self.screen, GpuScreen):
             self.push_screen(GpuScreen(self.feed.paths))
 
+    def action_queue(self) -> None:
+        from orgtui.tui.screens.queue import QueueScreen
+
+        if not isinstance(self.screen, QueueScreen):
+            self.push_screen(QueueScreen(self.feed.paths))
+
     def help_rows(self) -> list[tuple[str, str]]:
         """Every key as bound now (org.toml remaps included), as the person types it."""
+        from orgtui.tui.screens.ledger import LedgerScreen
+        from orgtui.tui.screens.queue import QueueScreen
+
         rows = []
-        for binding in [*MainScreen.BINDINGS, *self.BINDINGS]:
+        screens = [*MainScreen.BINDINGS, *self.BINDINGS, *LedgerScreen.BINDINGS]
+        for binding in [*screens, *QueueScreen.BINDINGS]:
             if isinstance(binding, Binding) and binding.id:
                 keys = self.keys.get(binding.id, binding.key).split(",")
                 shown = [self.get_key_display(binding.with_key(key.strip())) for key in keys]

@@ -95,9 +95,12 @@ async def test_the_demo_opens_at_once_and_plays_in_the_tui(
             card = await wait_until(pilot, lambda: app.main_screen.query("#card-cy"), "cy's card")
             cy: AgentCard = card.first()
             # The TUI is up before the story has begun: cy is waiting for the plan.
-            await wait_until(pilot, lambda: cy.view.status == "idle", "cy idle")
+            # (the first read is the seats alone: the story comes with the whole snapshot)
+            await wait_until(
+                pilot, lambda: cy.view.status == "idle" and app.snapshot.complete, "cy idle"
+            )
             assert not app.snapshot.messages
-            assert app.snapshot.story is not None and "0/7" in app.snapshot.story.line
+            assert app.snapshot.story is not None and "0/8" in app.snapshot.story.line
             shown = app.main_screen.query_one("#main-board", BoardList)
             assert shown.lines == ()
             # The chief posts its plan: it arrives on the board, cy goes to work, the story moves.
@@ -110,8 +113,8 @@ async def test_the_demo_opens_at_once_and_plays_in_the_tui(
             await wait_until(
                 pilot,
                 lambda: (
-                    "1/7 the chief posts the plan" in app.snapshot.story.line
-                    and "1/7" in str(story.render())
+                    "1/8 the chief posts the plan" in app.snapshot.story.line
+                    and "1/8" in str(story.render())
                 ),
                 "the status line at step 1",
             )

@@ -72,3 +72,39 @@ def test_importing_the_tui_loads_no_system_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+JOB_FIELDS = st.sampled_from(
+    ["state", "agent", "slot", "started", "ended", "created", "priority", "seed", "kind", "reason"]
+)
+
+
+@FUZZ
+@given(
+    changes=st.lists(st.dictionaries(JOB_FIELDS, JSON, max_size=4), max_size=5),
+    junk=st.lists(st.binary(max_size=40), max_size=2),
+)
+def test_any_queue_files_give_a_snapshot(tmp_path: Path, changes: list, junk: list) -> None:
+    """Hand-edited job files: each is a job the queue shows, or a file shown as malformed."""
+    root = tmp_path / "lab"
+    if not root.exists():
+        root.mkdir()
+        build_org(root)
+    paths = OrgPaths(root)
+    paths.queue_dir.mkdir(parents=True, exist_ok=True)
+    for old in paths.queue_dir.iterdir():
+        old.unlink()
+    for i, change in enumerate(changes):
+        job = {"id": f"j{i}", "variant": "nocap", "run_id": f"r{i}", "command": ["x"]} | change
+        paths.job_file(f"j{i}").write_text(json.dumps(job, allow_nan=True))
+    for i, data in enumerate(junk):
+        paths.job_file(f"k{i}").write_bytes(data)
+    snapshot = Feed(root).snapshot(now=NOW)
+    shown = {job.id for job in snapshot.queue.jobs}
+    assert shown <= {f"j{i}" for i in range(len(changes))} | {f"k{i}" for i in range(len(junk))}
+    assert len(shown) == len(changes) + len(junk)  # fewer finished ones than are listed
+    assert {f"k{i}" for i in range(len(junk))} <= {
+        j.id for j in snapshot.queue.jobs if j.state == "malformed"
+    }
+    ada = snapshot.agent("ada")
+    assert ada is not None and ada.jobs_queued + ada.jobs_running <= len(changes)

@@ -1,4 +1,4 @@
-"""Snapshots of the main, board and ledger screens on the fixed synthetic org.
+"""Snapshots of the main, board, ledger and queue screens on the fixed synthetic org.
 
 Update after an intended visual change with ``pytest tests/tui --snapshot-update`` and review
 the SVG diff.
@@ -42,3 +42,17 @@ def test_ledger_screen(make_app, snap_compare) -> None:
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=open_ledger)
+
+
+def test_queue_screen(make_app, org_root, snap_compare) -> None:
+    """Slots, a running job with its estimate, queued ones in order, a finished and a broken file."""
+    from tests.tui.test_queue import fill_queue
+
+    fill_queue(org_root)
+
+    async def open_queue(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("Q")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=open_queue)

@@ -1,16 +1,17 @@
-"""Modal dialogs: compose a message, hand off, add an agent, filter, confirm."""
+"""Modal dialogs: compose a message, hand off, add an agent, filter, confirm, adopt."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Input, Label, Select, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 BACKENDS = ("claude", "codex", "builtin", "scripted", "shell", "command")
 
@@ -182,6 +183,119 @@ class FilterDialog(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Yes or no before something that cannot be undone; esc is no."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, text: str, confirm: str = "Yes") -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+        self.confirm = confirm
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.title_text), classes="dialog-title")
+            yield Static(Text(self.text))
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.confirm, variant="error", id="ok")
+                yield Button("Keep (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "ok")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+@dataclass(frozen=True)
+class AdoptChoice:
+    """Adopt ``variant``; ``override`` is the reason given for adopting against the gate."""
+
+    variant: str
+    override: str | None = None
+
+
+class AdoptDialog(ModalScreen[AdoptChoice | None]):
+    """The gate's verdict on a variant before adopting it: what it says, its flags, what is
+    missing. When the gate refuses, adopting anyway takes a stated reason (posted to all)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self, variant: str, verdict: str, missing: list[str], allowed: bool, commit: str | None
+    ) -> None:
+        super().__init__()
+        self.variant = variant
+        self.verdict = verdict
+        self.missing = missing
+        self.allowed = allowed
+        self.commit = commit
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="adopt-dialog"):
+            yield Static(Text(f"Adopt {self.variant}?"), classes="dialog-title")
+            yield Static(Text(self.verdict), id="adopt-verdict")
+            yield Static(self._gate(), id="adopt-gate")
+            yield Input(
+                placeholder="why adopt against the verdict (posted to the board)",
+                id="adopt-reason",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                if self.allowed:
+                    yield Button("Adopt", variant="primary", id="adopt")
+                else:
+                    yield Button("Override...", variant="warning", id="override")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _gate(self) -> Text:
+        if self.allowed:
+            commit = (self.commit or "")[:12]
+            return Text(
+                f"\nThe gate passes: commit {commit} is merged into the program branch and "
+                f"{self.variant} becomes the baseline.",
+                style="green",
+            )
+        text = Text("\nThe gate refuses. Missing:\n", style="bold red")
+        for item in self.missing:
+            text += Text(f"  • {item}\n")
+        return text
+
+    def on_mount(self) -> None:
+        self.query_one("#adopt-reason", Input).display = False
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        reason = self.query_one("#adopt-reason", Input)
+        if event.button.id == "override" and not reason.display:
+            reason.display = True  # the first press asks for the reason, the second adopts
+            reason.focus()
+            event.button.label = "Adopt anyway"
+        elif event.button.id == "override":
+            self._adopt_anyway()
+        elif event.button.id == "adopt":
+            self.dismiss(AdoptChoice(self.variant))
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._adopt_anyway()
+
+    def _adopt_anyway(self) -> None:
+        reason = self.query_one("#adopt-reason", Input).value.strip()
+        if not reason:
+            self.notify("adopting against the verdict needs a reason", severity="error")
+            return
+        self.dismiss(AdoptChoice(self.variant, reason))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

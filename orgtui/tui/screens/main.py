@@ -285,6 +285,11 @@ class MainScreen(Screen):
             f" · agents {len(s.agents)}"
             f" · working {sum(a.status == 'working' for a in s.agents)}"
         )
+        if s.idle_gpus:
+            count = len(s.idle_gpus)
+            header += Text(" · ") + Text(
+                f"{count} idle GPU{'s' if count > 1 else ''}", style="bold yellow"
+            )
         if s.complete:
             header += Text(
                 f" · {s.hours_label} {s.gpu_hours:.2f} · best verified: {s.best_improvement}"

@@ -118,7 +118,17 @@ def loss_line(view: AgentView, width: int) -> Text:
 
 
 def run_line(view: AgentView) -> Text:
+    """The latest eval, the agent's jobs in the queue, then its latest run."""
     text = Text(f"bpb {view.last_bpb:.4f}", style="bold") if view.last_bpb is not None else Text("")
+    if jobs := job_counts(view):
+        text += Text((" · " if text else "") + jobs, style="bold cyan")
     if view.run_id:
         text += Text((" · " if text else "") + view.run_id, style="dim")
     return text
+
+
+def job_counts(view: AgentView) -> str:
+    """``2 queued · 1 running``; empty when the agent has no job waiting or running."""
+    parts = [f"{view.jobs_queued} queued"] if view.jobs_queued else []
+    parts += [f"{view.jobs_running} running"] if view.jobs_running else []
+    return " · ".join(parts)
