@@ -44,7 +44,7 @@ from orgtui.ledger.verdicts import Comparison, Ledger, LedgerError
 from orgtui.names import check_name
 from orgtui.paths import OrgPaths
 from orgtui.procs import end_tree, identity
-from orgtui.queue.jobs import Job, JobState, cancel_requested, load_job, transition
+from orgtui.queue.jobs import Job, JobKind, JobState, cancel_requested, load_job, transition
 from orgtui.redact import command_secrets, redact, redact_command
 
 OUTPUT_FILE = "output.log"
@@ -174,7 +174,8 @@ def run_meta(job: Job) -> dict[str, Any]:
         "run_id": job.run_id,
         "variant": job.variant,
         "seed": job.seed,
-        "agent": job.agent,
+        # the ledger's own controls are its runs, not a person's, in the report's per-agent cost
+        "agent": job.agent or ("ledger" if job.kind == JobKind.CONTROL else None),
         "command": redact_command(job.command),
         "branch": job.branch,
         "commit": job.commit,

@@ -35,7 +35,7 @@ MAX_PROBLEMS = 20
 MAX_META_BYTES = 1 << 20
 # Keys of a run's config that do not change what is measured (where or how it ran).
 IGNORED_CONFIG_KEYS = frozenset(
-    {"seed", "run_id", "run_dir", "variant", "device", "compile", "log_every", "data_dir"}
+    {"seed", "run_id", "run_dir", "variant", "device", "compile", "log_every", "data_dir", "data"}
 )
 RANGES: dict[str, tuple[float, float]] = {
     "step": (0.0, 1e15),
@@ -334,6 +334,9 @@ def load_run(run_dir: Path) -> Run:
     base = _base(run_dir, meta, reading)
     start = next(((n, r) for n, r in records if r.get("event") == "run_start"), None)
     if start is None:
+        if not records and not bad and _open_status(meta, metrics) == "running":
+            # an empty file its trainer has just created: not broken, only not written yet
+            return Run(**base, status="running", problems=reading.problems)
         reason = f"{metrics}: no run_start line" + (f" ({bad} unreadable lines)" if bad else "")
         return Run(**base, status="crash", malformed=reason, problems=reading.problems)
     line, first = start

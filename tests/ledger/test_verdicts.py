@@ -201,3 +201,12 @@ def test_a_run_being_started_is_running_not_crashed(paths):
     assert load_run(fresh).status == "crash"  # its trainer is gone without a word
     (fresh / "run.json").write_text(json.dumps({"variant": "v", "exit_code": 0}))
     assert load_run(fresh).status == "ok"  # a trainer that keeps no metrics finished fine
+
+
+def test_an_empty_metrics_file_of_a_live_run_is_running_not_malformed(paths):
+    """The moment between the trainer creating metrics.jsonl and writing run_start."""
+    run_dir = paths.runs_dir / "fresh"
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.jsonl").write_bytes(b"")
+    (run,) = load_runs(paths)
+    assert run.status == "running" and run.malformed is None
