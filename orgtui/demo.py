@@ -31,7 +31,7 @@ NANOCHAT = Path(__file__).resolve().parent.parent / "nanochat"
 GPU_TRACE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "nvml_h100_trace.jsonl"
 DEMO_SOCKET = "orgtui-demo"
 DEMO_AGENTS = ("chief", "ada", "bo", "cy")
-EXPECTED_RUNS = 7  # 3 baseline + 3 nocap + 1 wide
+EXPECTED_RUNS = 10  # 3 baseline + 3 nocap + 1 wide + the ledger's 2 replicates and 1 matched run
 CONCLUSION = "conclusion"
 
 
@@ -125,20 +125,30 @@ class Beat:
 
 STORY = (
     Beat(
-        "1/7 the chief posts the plan: a 3-seed baseline first, one variable per variant",
+        "1/8 the chief posts the plan: a 3-seed baseline first, one variable per variant",
         "chief",
         "plan",
     ),
-    Beat("2/7 cy replicates the baseline (softcap 15) with 3 seeds", variant="baseline"),
-    Beat("3/7 the baseline is in: the chief sends ada and bo off", "chief", "baseline ready"),
+    Beat("2/8 cy replicates the baseline (softcap 15) with 3 seeds", variant="baseline"),
+    Beat("3/8 the baseline is in: the chief sends ada and bo off", "chief", "baseline ready"),
     Beat(
-        "4/7 ada removes the softcap (--softcap 0): 3 seeds at the baseline's budget",
+        "4/8 ada removes the softcap (--softcap 0): 3 seeds at the baseline's budget",
         variant="nocap",
     ),
-    Beat("5/7 bo trains a wider model twice as long, one seed", variant="wide"),
-    Beat("5/7 bo claims a win from its lower final loss", "bo", "wide"),
-    Beat("6/7 the chief calls a standup; every researcher answers", "supervisor", "standup:"),
-    Beat("6/7 the supervisor sends the chief the standup digest", "supervisor", "standup digest"),
+    Beat("5/8 bo trains a wider model twice as long, one seed", variant="wide"),
+    Beat("5/8 bo claims a win from its lower final loss", "bo", "wide"),
+    Beat(
+        "6/8 the ledger itself schedules replicates of wide and a matched-compute run",
+        "supervisor",
+        "ledger: ",
+    ),
+    Beat("7/8 the chief calls a standup; every researcher answers", "supervisor", "standup:"),
+    Beat("7/8 the supervisor sends the chief the standup digest", "supervisor", "standup digest"),
+    Beat(
+        "7/8 the ledger posts its final verdict on wide, on the claim's thread",
+        "supervisor",
+        "wide:",
+    ),
 )
 """The story as the playbooks script it (docs/demo.md), in order; the latest beat is shown."""
 
@@ -154,11 +164,11 @@ def narrate(snapshot: OrgSnapshot, runs: Sequence[Any]) -> Narration:
     messages = [m for m in snapshot.messages if not m.malformed]
     last = [m for m in messages if m.sender == "chief" and CONCLUSION in m.subject]
     if last:
-        return Narration("7/7 the chief concludes, from the ledger's verdicts:", last[-1].body)
+        return Narration("8/8 the chief concludes, from the ledger's verdicts:", last[-1].body)
     variants = {r.variant for r in runs}
     beat = next(
         (b.text for b in reversed(STORY) if b.happened(messages, variants)),
-        "0/7 the supervisor starts a chief and three researchers",
+        "0/8 the supervisor starts a chief and three researchers",
     )
     done = sum(1 for r in runs if r.finished)
     return Narration(f"{beat}   ·  {done}/{max(EXPECTED_RUNS, len(runs))} runs done")

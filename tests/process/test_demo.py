@@ -37,19 +37,27 @@ def test_demo_headless_end_to_end(tmp_path: Path, tmux_socket: str) -> None:
     assert conclusion.sender == "chief" and conclusion.id == max(
         m.id for m in messages if m.sender != "supervisor"
     )
-    # Stopping the org is not a death: no "died" or "failed" system message.
-    assert not [m.subject for m in messages if m.kind == "system"]
+    # Stopping the org is not a death: no "died" or "failed" system message; the one notice
+    # is the ledger announcing, on the claim's thread, the controls it scheduled for bo's claim.
+    (notice,) = [m for m in messages if m.kind == "system"]
+    assert notice.subject.startswith("ledger: ") and notice.thread == "softcap"
+    assert "2 replicates of wide" in notice.subject and "bo" in notice.to
+    (final,) = [m for m in messages if m.sender == "supervisor" and m.subject.startswith("wide:")]
+    assert final.kind == "result" and final.thread == "softcap" and final.body in conclusion.body
 
     def compare(a: str, b: str) -> dict:
         result = run_orgtui("compare", a, b, "--json", root=target, check=True)
         return json.loads(result.stdout)
 
-    wide = compare("baseline", "wide")  # researcher B's "win"
-    assert wide["verdict"] != "improvement"
+    wide = compare("baseline", "wide")  # researcher B's "win", replicated by the ledger
+    assert wide["verdict"] != "improvement" and wide["n_b"] == 3 and wide["test"] == "paired"
     assert any(flag.startswith("compute_mismatch x") for flag in wide["flags"])
     assert wide["flops_ratio"] > 3
+    matched = compare("baseline-at-wide", "wide")  # the ledger's own matched-compute run
+    assert matched["n_a"] == 1 and matched["flops_ratio"] < 1.1
     nocap = compare("baseline", "nocap")
-    assert (nocap["n_a"], nocap["n_b"]) == (3, 3)
+    assert (nocap["n_a"], nocap["n_b"]) == (3, 3) and nocap["test"] == "paired"
+    assert "config_drift" not in nocap["flags"]  # each job ran in its own checkout
     assert nocap["noise_bpb"] > 0 and nocap["verdict"] in (
         "within_noise",
         "improvement",
@@ -57,7 +65,8 @@ def test_demo_headless_end_to_end(tmp_path: Path, tmux_socket: str) -> None:
     )
     assert f"nocap vs baseline: verdict: {nocap['verdict']}" in conclusion.body
     # What the person saw: progress, then the final ledger and report; the org is stopped.
-    assert "7/7 runs" in out.stdout and "best verified improvement" in out.stdout
+    assert "10/10 runs" in out.stdout and "best verified improvement" in out.stdout
+    assert "ledger: 3 runs" in out.stdout  # the controls' cost is the ledger's, not a person's
     assert "compute_mismatch" in out.stdout
     assert tmux(tmux_socket, "list-sessions") == ""
 
@@ -100,15 +109,17 @@ def test_the_status_line_narrates_each_beat_of_the_story() -> None:
         return narrate(snapshot, runs)
 
     story = [
-        ([], [], "0/7"),
-        ([message("chief", "plan: softcap removal")], [], "1/7"),
-        ([], [run("baseline", False)], "2/7"),
-        ([message("chief", "baseline ready: go")], [run("baseline")] * 2, "3/7"),
-        ([], [run("nocap", False)], "4/7"),
-        ([], [run("wide", False)], "5/7 bo trains"),
-        ([message("bo", "wide: a clear win?")], [run("nocap")], "5/7 bo claims"),
-        ([message("supervisor", "standup: what did you do")], [], "6/7 the chief calls"),
-        ([message("supervisor", "standup digest")], [], "6/7 the supervisor"),
+        ([], [], "0/8"),
+        ([message("chief", "plan: softcap removal")], [], "1/8"),
+        ([], [run("baseline", False)], "2/8"),
+        ([message("chief", "baseline ready: go")], [run("baseline")] * 2, "3/8"),
+        ([], [run("nocap", False)], "4/8"),
+        ([], [run("wide", False)], "5/8 bo trains"),
+        ([message("bo", "wide: a clear win?")], [run("nocap")], "5/8 bo claims"),
+        ([message("supervisor", "ledger: the ledger scheduled 2")], [], "6/8 the ledger"),
+        ([message("supervisor", "standup: what did you do")], [], "7/8 the chief calls"),
+        ([message("supervisor", "standup digest")], [], "7/8 the supervisor"),
+        ([message("supervisor", "wide: regression")], [], "7/8 the ledger posts"),
     ]
     messages: list[MessageView] = []
     runs: list[SimpleNamespace] = []
@@ -117,8 +128,8 @@ def test_the_status_line_narrates_each_beat_of_the_story() -> None:
         runs += new_runs
         line = told(messages, runs)
         assert line.line.startswith(expected) and not line.problem, (expected, line)
-        assert f"{sum(r.finished for r in runs)}/7 runs done" in line.line
+        assert f"{sum(r.finished for r in runs)}/10 runs done" in line.line
     end = told([*messages, message("chief", "conclusion: softcap", "nocap: within_noise")], runs)
-    assert end.line.startswith("7/7") and end.detail == "nocap: within_noise"
+    assert end.line.startswith("8/8") and end.detail == "nocap: within_noise"
     failed = told(messages, runs, detail="playbook failed: step 2")
     assert failed.problem and "cy: playbook failed: step 2" in failed.line
