@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_adopt(args: argparse.Namespace) -> int:
     from orgtui.ledger.adopt import AdoptRefused, adopt
-    from orgtui.ledger.runner import describe
+    from orgtui.ledger.verdicts import describe
     from orgtui.paths import OrgPaths
 
     paths = OrgPaths(org_root(args))

@@ -101,7 +101,8 @@ def _say(line: str) -> None:
 def deliver(args: argparse.Namespace, paths: OrgPaths, batch: list[Job], here: Path | None) -> int:
     """Submit ``batch``; with ``--no-wait`` print the job ids, else wait (or run the jobs here)
     and print the verdict and post the result as ``orgtui run`` always did."""
-    from orgtui.ledger.runner import describe, post_jobs_result, verdict_against_baseline
+    from orgtui.ledger.runner import post_jobs_result, verdict_against_baseline
+    from orgtui.ledger.verdicts import describe
     from orgtui.queue.client import supervisor_listening, wait_for
     from orgtui.queue.jobs import JobState, submit
 
@@ -128,7 +129,7 @@ def deliver(args: argparse.Namespace, paths: OrgPaths, batch: list[Job], here: P
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from orgtui.ledger import Ledger
-    from orgtui.ledger.runner import describe
+    from orgtui.ledger.verdicts import describe
 
     comparison = Ledger.load(_paths(args)).compare(args.a, args.b)
     if args.json:

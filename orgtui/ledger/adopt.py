@@ -266,7 +266,7 @@ def _post(
     paths: OrgPaths, config: Any, adoption: Adoption, check: AdoptCheck, sender: str
 ) -> str | None:
     from orgtui import board
-    from orgtui.ledger.runner import describe
+    from orgtui.ledger.verdicts import describe
     from orgtui.process import chiefs
 
     recipients = [name for name in chiefs(config) if name != sender] or ["all"]

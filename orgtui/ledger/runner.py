@@ -40,7 +40,7 @@ from orgtui.atomic import (
 )
 from orgtui.errors import OrgtuiError
 from orgtui.ledger.runs import MAX_META_BYTES, META_FILE, METRICS_FILE, ended
-from orgtui.ledger.verdicts import Comparison, Ledger, LedgerError
+from orgtui.ledger.verdicts import Comparison, Ledger, LedgerError, describe
 from orgtui.names import check_name
 from orgtui.paths import OrgPaths
 from orgtui.procs import end_tree, identity
@@ -372,24 +372,6 @@ def verdict_against_baseline(paths: OrgPaths, variant: str) -> Comparison | None
     if not ledger.baseline or ledger.baseline == variant or ledger.baseline not in ledger.variants:
         return None
     return ledger.compare(ledger.baseline, variant)
-
-
-def describe(comparison: Comparison) -> str:
-    """One paragraph a reader can act on."""
-    parts = [f"verdict: {comparison.verdict}"]
-    if comparison.delta_bpb is not None:
-        parts.append(f"delta {comparison.delta_bpb:+.4f} bpb")
-    if comparison.noise_bpb is not None:
-        parts.append(f"noise ±{comparison.noise_bpb:.4f}")
-    if comparison.p_value is not None:
-        parts.append(f"p={comparison.p_value:.3f}")
-    if comparison.matched_flops is not None:
-        parts.append(f"at {comparison.matched_flops:.3g} FLOPs")
-    parts.append(f"seeds {comparison.n_a} vs {comparison.n_b}")
-    text = f"{comparison.b} vs {comparison.a}: " + ", ".join(parts)
-    if comparison.flags:
-        text += "\nflags: " + ", ".join(comparison.flags)
-    return text
 
 
 def post_jobs_result(paths: OrgPaths, batch: Sequence[Job]) -> str | None:

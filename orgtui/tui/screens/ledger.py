@@ -138,7 +138,7 @@ class LedgerScreen(Screen):
     def check_adopt(self, variant: str) -> None:
         from orgtui.errors import OrgtuiError
         from orgtui.ledger.adopt import check_adopt
-        from orgtui.ledger.runner import describe
+        from orgtui.ledger.verdicts import describe
 
         try:
             check = check_adopt(self.paths, variant)
