@@ -171,6 +171,11 @@ def _baseline(context: _Context, planned: set[int]) -> _Want | None:
         return None
     if context.pending(baseline):
         return None
+    if context.program_commit is None:  # nothing to check out: the run could not be repeated
+        context.skipped.append(
+            f"baseline seeds of {baseline}: the program branch has no commit to run them at"
+        )
+        return None
     command = _baseline_command(spec, runs)
     if not command:
         context.skipped.append(

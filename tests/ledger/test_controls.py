@@ -153,6 +153,12 @@ def test_missing_baseline_at_the_program_commit_gets_paired_seeds():
     )
 
 
+def test_no_program_commit_schedules_no_baseline_and_says_why():
+    result = plan([run("wide", 0)], [job("wide", 0)], commit=None)
+    assert "baseline" not in by_reason(result)
+    assert any("no commit to run them at" in reason for reason in result.skipped)
+
+
 def test_an_abbreviated_program_commit_matches_the_baseline_runs():
     result = plan([*baseline(), run("wide", 0)], [job("wide", 0)], commit=PROGRAM[:7])
     assert "baseline" not in by_reason(result)
