@@ -157,7 +157,7 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     if not rows:
         print("no runs yet: start one with `orgtui run --variant NAME -- CMD`")
         return 0
-    _print_table(ledger.baseline, rows)
+    _print_table(ledger.baseline, rows, ledger.compute_unit)
     return 0
 
 
@@ -165,7 +165,7 @@ def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
-def _print_table(baseline: str | None, rows: list[VariantRow]) -> None:
+def _print_table(baseline: str | None, rows: list[VariantRow], unit: str = "GPU") -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -175,8 +175,9 @@ def _print_table(baseline: str | None, rows: list[VariantRow]) -> None:
     table = Table(title=f"ledger (baseline: {baseline or 'none set'})")
     for column in ("variant", "seeds", "bpb (mean ± sd)", "at FLOPs", "tokens", "FLOPs"):
         table.add_column(column, justify="left" if column == "variant" else "right")
-    for column in ("GPU-h", "wall", "verdict", "flags"):
-        table.add_column(column, justify="right" if column in ("GPU-h", "wall") else "left")
+    hours = f"{unit}-h"
+    for column in (hours, "wall", "verdict", "flags"):
+        table.add_column(column, justify="right" if column in (hours, "wall") else "left")
     for row in rows:
         bpb = _fmt(row.mean_bpb, ".4f") + (f" ± {row.sd_bpb:.4f}" if row.sd_bpb else "")
         verdict = "baseline" if row.variant == baseline else (row.verdict or "—")
@@ -206,7 +207,8 @@ def report_json(report: Report) -> dict[str, Any]:
 def cmd_report(args: argparse.Namespace) -> int:
     from orgtui.ledger import Ledger
 
-    report = Ledger.load(_paths(args)).report()
+    ledger = Ledger.load(_paths(args))
+    report, unit = ledger.report(), ledger.compute_unit
     if args.json:
         print(json.dumps(report_json(report), allow_nan=False))
         return 0
@@ -216,24 +218,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         else "none verified yet"
     )
     print(f"best verified improvement: {best}")
-    print(f"spent: {report.gpu_hours:.3f} GPU-hours, {report.wall_s / 60:.1f} min wall time")
+    print(f"spent: {report.gpu_hours:.3f} {unit}-hours, {report.wall_s / 60:.1f} min wall time")
     for agent, entry in sorted(report.per_agent.items()):
         gain = entry["best_improvement_bpb"]
         won = f", best {entry['best_variant']} {gain:.4f} bpb" if gain is not None else ""
         runs = f"{entry['runs']} run" + ("" if entry["runs"] == 1 else "s")
-        print(f"  {agent}: {runs}, {entry['gpu_hours']:.3f} GPU-h{won}")
+        print(f"  {agent}: {runs}, {entry['gpu_hours']:.3f} {unit}-h{won}")
     if report.progress and sys.stdout.isatty():
-        _plot(report)
+        _plot(report, unit)
     return 0
 
 
-def _plot(report: Report) -> None:
+def _plot(report: Report, unit: str) -> None:
     import plotext as plt
 
     plt.clear_figure()
     plt.plot([p[0] for p in report.progress], [p[2] for p in report.progress], marker="braille")
-    plt.title("best verified improvement (bpb) vs GPU-hours")
-    plt.xlabel("GPU-hours")
+    plt.title(f"best verified improvement (bpb) vs {unit}-hours")
+    plt.xlabel(f"{unit}-hours")
     plt.plotsize(min(100, plt.terminal_width() or 80), 15)
     plt.show()
 

@@ -207,6 +207,15 @@ class Ledger:
         runs = load_runs(paths) if runs is None else runs
         return cls(runs, baseline, alpha, require_proposal=required)
 
+    @property
+    def compute_unit(self) -> str:
+        """``CPU`` when every run that names its device (``device`` in its config) ran on the
+        CPU, else ``GPU``: the hours the ledger counts are then CPU-hours, and say so."""
+        devices = {
+            str(run.config["device"]).split(":")[0] for run in self.runs if run.config.get("device")
+        }
+        return "CPU" if devices == {"cpu"} else "GPU"
+
     def _runs_of(self, variant: str) -> list[Run]:
         if variant not in self.variants:
             known = ", ".join(sorted(self.variants)) or "none yet"

@@ -210,3 +210,24 @@ def test_an_empty_metrics_file_of_a_live_run_is_running_not_malformed(paths):
     (run_dir / "metrics.jsonl").write_bytes(b"")
     (run,) = load_runs(paths)
     assert run.status == "running" and run.malformed is None
+
+
+@pytest.mark.parametrize(
+    ("devices", "unit"),
+    [
+        (["cpu", "cpu"], "CPU"),
+        (["cpu", None], "CPU"),  # a run that does not say is not counted either way
+        (["cpu", "cuda:0"], "GPU"),
+        (["cuda"], "GPU"),
+        ([None], "GPU"),  # nothing says: the hours are GPU-hours, as they always were
+        ([], "GPU"),
+    ],
+)
+def test_hours_are_labelled_by_the_device_the_runs_report(devices, unit):
+    from orgtui.ledger.runs import Run
+
+    runs = [
+        Run(f"r{i}", "v", i, config={"device": device} if device else {})
+        for i, device in enumerate(devices)
+    ]
+    assert Ledger(runs).compute_unit == unit

@@ -66,6 +66,7 @@ def test_demo_headless_end_to_end(tmp_path: Path, tmux_socket: str) -> None:
     assert f"nocap vs baseline: verdict: {nocap['verdict']}" in conclusion.body
     # What the person saw: progress, then the final ledger and report; the org is stopped.
     assert "10/10 runs" in out.stdout and "best verified improvement" in out.stdout
+    assert "CPU-hours" in out.stdout and "GPU-h" not in out.stdout  # honest units on a CPU
     assert "ledger: 3 runs" in out.stdout  # the controls' cost is the ledger's, not a person's
     assert "compute_mismatch" in out.stdout
     assert tmux(tmux_socket, "list-sessions") == ""
