@@ -14,10 +14,13 @@ FIFO, socket, device, directory or symlink without blocking on it, and reads at 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +105,33 @@ def append_line(path: Path, line: str) -> None:
         os.write(fd, data)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created 0600 in a private directory) for the
+    ``with`` block; released if the holder dies.
+
+    Opened without following a link and without blocking, so a FIFO or a link put in the lock
+    file's place is refused (``NotRegularFile``) instead of hanging every writer.
+    """
+    ensure_private_dir(path.parent)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, FILE_MODE)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.EISDIR):  # a symlink (O_NOFOLLOW), a directory
+            kind = file_kind(os.lstat(path).st_mode)
+            raise NotRegularFile(f"{path}: {kind}, not a plain file; remove it") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"{path}: {file_kind(mode)}, not a plain file; remove it")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def read_regular(path: Path, limit: int) -> bytes:

@@ -12,7 +12,6 @@ returned as a :class:`MalformedJob` (shown as malformed, never raised).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import secrets
@@ -28,6 +27,7 @@ from orgtui.atomic import (
     NotRegularFile,
     atomic_write_json,
     ensure_private_dir,
+    exclusive_lock,
     read_regular,
 )
 from orgtui.errors import OrgtuiError
@@ -339,13 +339,8 @@ def find_job(paths: OrgPaths, job_id: str) -> Job:
 @contextlib.contextmanager
 def queue_lock(paths: OrgPaths) -> Iterator[None]:
     """Held for every read-modify-write of a job: one writer at a time, across processes."""
-    ensure_private_dir(paths.queue_dir)
-    with open(paths.queue_lock, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(paths.queue_lock):
+        yield
 
 
 def write_job(paths: OrgPaths, job: Job) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
 import math
 import time
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from orgtui.atomic import atomic_write_json, ensure_private_dir, read_regular
+from orgtui.atomic import atomic_write_json, exclusive_lock, read_regular
 from orgtui.paths import OrgPaths
 
 VERSION = 1
@@ -189,13 +188,8 @@ def save_state(paths: OrgPaths, state: OrgState) -> None:
 @contextlib.contextmanager
 def org_lock(paths: OrgPaths) -> Iterator[None]:
     """Serialises `up`s and direct CLI edits of state.json (released if the holder dies)."""
-    ensure_private_dir(paths.org_dir)
-    with open(paths.lock_file, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(paths.lock_file):
+        yield
 
 
 Saver = Callable[[OrgPaths, OrgState], object]
