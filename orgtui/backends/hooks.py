@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
 from pathlib import Path
 
 from orgtui.agentstatus import read_status, write_status
+from orgtui.atomic import exclusive_lock
 from orgtui.backends.claude import claude_state
 from orgtui.backends.codex import codex_state
 from orgtui.paths import OrgPaths
@@ -60,9 +60,7 @@ def record_event(
         return None
     state, detail = result
     spawned = _spawned_at() if spawned is None else spawned
-    paths.agent_dir(agent).mkdir(parents=True, exist_ok=True)
-    with open(paths.agent_dir(agent) / "status.lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(paths.agent_dir(agent) / "status.lock"):
         current = read_status(paths, agent)
         if current is not None and current.time > spawned:
             return None
