@@ -25,8 +25,8 @@ from orgtui.paths import CONFIG_NAME, OrgPaths
 
 BACKENDS = ("claude", "codex", "builtin", "scripted", "shell", "command")
 LAYOUTS = ("windows", "grid")
-ENGINES = ("local",)
-"""Where queued jobs run: ``local`` processes (a Slurm engine comes next)."""
+ENGINES = ("local", "slurm")
+"""Where queued jobs run: ``local`` worker processes, or ``slurm`` jobs through ``sbatch``."""
 PROVIDERS = ("anthropic", "openai")
 DEFAULT_BACKEND = "claude"
 DEFAULT_ROLE = "researcher"
@@ -47,6 +47,9 @@ WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "agent.gpu": (0, 1023),
     "supervisor.restart_limit": (1, 100),
     "compute.slots": (1, 1024),
+    "compute.slurm.gpus": (0, 64),
+    "compute.slurm.cpus": (1, 1024),
+    "compute.slurm.max_jobs": (1, 10_000),
     "discipline.min_seeds": (1, 64),
     "discipline.matched_seeds": (1, 64),
 }
@@ -161,12 +164,34 @@ class SupervisorSpec:
 
 
 @dataclass(frozen=True)
+class SlurmSpec:
+    """``[compute.slurm]``: how each queued job is submitted with ``sbatch``."""
+
+    partition: str | None = None
+    """None: the cluster's default partition."""
+    account: str | None = None
+    time: str | None = None
+    """The job's time limit in Slurm's format (``90``, ``2:00:00``, ``1-12:00:00``)."""
+    gpus: int = 1
+    """GPUs per job (``--gres=gpu:N``); 0 submits CPU jobs."""
+    cpus: int | None = None
+    """``--cpus-per-task``; None leaves it to the cluster."""
+    extra: tuple[str, ...] = ()
+    """More ``sbatch`` options, each one argument (``--qos=high``)."""
+    requeue: bool = False
+    """Resubmit a preempted job once."""
+    max_jobs: int = 64
+    """How many of the org's jobs may be submitted at once; Slurm queues the rest itself."""
+
+
+@dataclass(frozen=True)
 class ComputeSpec:
     """``[compute]``: where queued experiment jobs run."""
 
     engine: str = "local"
     slots: int = 1
     """CPU slots on a machine without GPUs: how many jobs run at once."""
+    slurm: SlurmSpec = field(default_factory=SlurmSpec)
 
 
 @dataclass(frozen=True)
@@ -590,10 +615,56 @@ def _gpu_section(table: _Reader) -> GpuSpec:
 
 
 def _compute_section(table: _Reader) -> ComputeSpec:
-    table.only(("engine", "slots"))
+    table.only(("engine", "slots", "slurm"))
     return ComputeSpec(
         engine=table.choice("engine", ENGINES, "local"),
         slots=table.int("slots", 1, limits="compute.slots") or 1,
+        slurm=_slurm_section(table.table_of("slurm")),
+    )
+
+
+_SLURM_WORD_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,:-]{0,127}")
+_SLURM_TIME_RE = re.compile(r"(\d{1,4}-)?\d{1,6}(:\d{1,2}){0,2}")
+_SBATCH_OWN = ("--wrap", "--parsable", "--output", "-o", "--job-name", "-J", "--chdir", "-D")
+"""Options the engine sets itself: one in ``extra`` would break how jobs are followed."""
+
+
+def _slurm_section(table: _Reader) -> SlurmSpec:
+    table.only(("partition", "account", "time", "gpus", "cpus", "extra", "requeue", "max_jobs"))
+    words = {name: table.str(name) for name in ("partition", "account")}
+    for name, value in words.items():
+        if value is not None and not _SLURM_WORD_RE.fullmatch(value):
+            raise table.fail(
+                name, f'found {_short(value)}; expected a Slurm {name} name such as "gpu"'
+            )
+    time_limit = table.str("time")
+    if time_limit is not None and not _SLURM_TIME_RE.fullmatch(time_limit):
+        raise table.fail(
+            "time",
+            f'found {_short(time_limit)}; expected Slurm\'s time format: minutes ("90"), '
+            '"H:MM:SS" or "D-HH:MM:SS"',
+        )
+    extra = table.str_list("extra")
+    for option in extra:
+        own = option.split("=", 1)[0]
+        if not option.startswith("-") or "\n" in option or "\0" in option:
+            raise table.fail(
+                "extra",
+                f'found {_short(option)}; each item is one sbatch option, e.g. "--qos=high"',
+            )
+        if own in _SBATCH_OWN:
+            raise table.fail(
+                "extra", f"found {_short(option)}; orgtui sets {own} itself: remove it"
+            )
+    return SlurmSpec(
+        partition=words["partition"],
+        account=words["account"],
+        time=time_limit,
+        gpus=table.int("gpus", 1, limits="compute.slurm.gpus") or 0,
+        cpus=table.int("cpus", None, limits="compute.slurm.cpus"),
+        extra=extra,
+        requeue=table.bool("requeue", False),
+        max_jobs=table.int("max_jobs", 64, limits="compute.slurm.max_jobs") or 64,
     )
 
 

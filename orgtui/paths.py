@@ -81,6 +81,11 @@ class OrgPaths:
         return self.org_dir / "batches.json"
 
     @property
+    def engine_status(self) -> Path:
+        """What the cluster engine last saw: reachable or not, and its jobs' states."""
+        return self.org_dir / "engine.json"
+
+    @property
     def checkouts_dir(self) -> Path:
         """Detached checkouts of a job's exact commit, made while it runs."""
         return self.org_dir / "checkouts"

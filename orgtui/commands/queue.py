@@ -62,9 +62,10 @@ def cmd_queue(args: argparse.Namespace) -> int:
     from orgtui.queue.jobs import Job
 
     entries = _entries(args)
+    cluster = _slurm_states(entries)
     if args.json:
         listed: list[dict[str, Any]] = [
-            entry.summary()
+            entry.summary() | ({"slurm": cluster[entry.id]} if entry.id in cluster else {})
             if isinstance(entry, Job)
             else {"id": entry.id, "state": "malformed", "problem": entry.problem}
             for entry in entries
@@ -74,8 +75,37 @@ def cmd_queue(args: argparse.Namespace) -> int:
     if not entries:
         print("no jobs: `orgtui run --variant NAME -- CMD` queues one per seed")
         return 0
-    _print_table(entries)
+    _print_table(entries, cluster)
     return 0
+
+
+def _slurm_states(entries: list[Job | MalformedJob]) -> dict[str, dict[str, str]]:
+    """What Slurm says now of the jobs submitted to it, by job id; empty when none is (or
+    Slurm does not answer: then a warning says so, and the listing goes on)."""
+    from orgtui.queue.jobs import Job
+
+    if not any(isinstance(e, Job) and on_slurm(e) and e.engine_id for e in entries):
+        return {}
+    from orgtui.queue.slurm import SlurmError, own_jobs
+
+    try:
+        known = own_jobs()
+    except SlurmError as error:
+        print(f"orgtui: Slurm unreachable: {error}", file=sys.stderr)
+        return {}
+    return {
+        entry.id: {"id": entry.engine_id, "state": found.state, "reason": found.reason}
+        for entry in entries
+        if isinstance(entry, Job)
+        and on_slurm(entry)
+        and entry.engine_id
+        and (found := known.get(entry.engine_id)) is not None
+    }
+
+
+def on_slurm(job: Job) -> bool:
+    """Whether the job was submitted to Slurm (its slot is one of the Slurm engine's)."""
+    return (job.slot or "").startswith("slurm")
 
 
 def _age(job: Job, now: float) -> str:
@@ -102,7 +132,16 @@ STATE_STYLE = {
 }
 
 
-def _print_table(entries: list[Job | MalformedJob]) -> None:
+def _cluster_text(state: dict[str, str] | None) -> str:
+    if state is None:
+        return ""
+    reason = state["reason"]
+    return f" {state['state']}" + (f" ({reason})" if reason and reason != "None" else "")
+
+
+def _print_table(
+    entries: list[Job | MalformedJob], cluster: dict[str, dict[str, str]] | None = None
+) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -129,7 +168,7 @@ def _print_table(entries: list[Job | MalformedJob]) -> None:
             Text(state, style=STATE_STYLE.get(state, "")),
             Text(entry.slot or "—"),
             str(entry.priority),
-            Text(entry.engine_id or "—"),
+            Text((entry.engine_id or "—") + _cluster_text((cluster or {}).get(entry.id))),
             _age(entry, now),
         )
     Console(width=None if sys.stdout.isatty() else 160).print(table)
@@ -150,9 +189,29 @@ def cmd_cancel(args: argparse.Namespace) -> int:
             continue
         if job.state == JobState.CANCELLED:
             print(f"{job.id}: cancelled")
+        elif on_slurm(job) and job.engine_id:
+            code = max(code, _scancel(job))
         else:
             print(f"{job.id}: running on {job.slot or '?'}; it stops and ends cancelled")
     return code
+
+
+def _scancel(job: Job) -> int:
+    """A job on Slurm is cancelled there: Slurm signals its worker, which ends it cancelled."""
+    from orgtui.queue.slurm import SlurmError, scancel
+
+    assert job.engine_id is not None
+    try:
+        scancel(job.engine_id)
+    except SlurmError as error:
+        print(
+            f"orgtui: {job.id}: {error}; it is marked cancelled and its worker stops its run "
+            "when it next looks",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{job.id}: scancel {job.engine_id}; it stops and ends cancelled")
+    return 0
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ import math
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -187,6 +188,8 @@ def run_meta(job: Job) -> dict[str, Any]:
         "slot": job.slot,
         "proposal": job.proposal,
         "started": time.time(),
+        "host": socket.gethostname(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),  # which GPUs it had
     }
     if job.max_flops is not None:
         meta["max_flops"] = job.max_flops
@@ -308,26 +311,36 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
 
 
 def _close_killed(
-    run_dir: Path, meta: dict[str, Any], code: int | None, hidden: Sequence[str]
+    run_dir: Path,
+    meta: dict[str, Any],
+    code: int | None,
+    hidden: Sequence[str],
+    status: str = "killed",
+    reason: str | None = None,
 ) -> None:
-    """Record an interrupted run as ``killed``, whether or not its trainer managed to."""
+    """Record an interrupted run as ``killed`` (or ``status``, and why), whether or not its
+    trainer managed to."""
     wall = time.time() - meta["started"]
     metrics = run_dir / METRICS_FILE
     if metrics.is_file() and not ended(run_dir):
         with metrics.open("rb") as f:
             f.seek(max(0, metrics.stat().st_size - 1))
             torn = f.read(1) not in (b"", b"\n")  # a half-written last line stays on its own
-        end = {"event": "run_end", "status": "killed", "wall_s": wall, "final_val_bpb": None}
+        end = {"event": "run_end", "status": status, "wall_s": wall, "final_val_bpb": None}
+        if reason:
+            end["reason"] = reason
         append_line(metrics, ("\n" if torn else "") + json.dumps(end))
     _scrub_metrics(run_dir, hidden)
-    atomic_write_json(
-        run_dir / META_FILE, meta | {"exit_code": code, "wall_s": wall, "interrupted": True}
-    )
+    closed = meta | {"exit_code": code, "wall_s": wall, "interrupted": True}
+    atomic_write_json(run_dir / META_FILE, closed | ({"end_reason": reason} if reason else {}))
 
 
-def close_abandoned(paths: OrgPaths, job: Job) -> None:
+def close_abandoned(
+    paths: OrgPaths, job: Job, status: str = "killed", reason: str | None = None
+) -> None:
     """Close the run of a job whose runner died without recording its end (a worker killed
-    with SIGKILL): stop its trainer if it still runs, and record the run as killed."""
+    with SIGKILL, a cluster node that failed): stop its trainer if it still runs here, and
+    record the run as ``status`` (killed, or a crash) with the reason when one is known."""
     run_dir = paths.run_dir(job.run_id)
     try:
         meta = json.loads(read_regular(run_dir / META_FILE, MAX_META_BYTES))
@@ -343,10 +356,23 @@ def close_abandoned(paths: OrgPaths, job: Job) -> None:
     ):
         meta["started"] = started = time.time()
     pid = meta.get("pid")
-    facts = identity(pid)
+    here = meta.get("host") in (None, socket.gethostname())  # a cluster node's pid is not ours
+    facts = identity(pid) if here else None
     if facts is not None and facts[0] >= started - CLOCK_SLACK_S:  # the trainer, not a reuse
         end_tree(pid, lambda: _interrupt(pid), STOP_GRACE_S)
-    _close_killed(run_dir, meta, None, command_secrets(job.command))
+    _close_killed(run_dir, meta, None, command_secrets(job.command), status, reason)
+
+
+def record_allocation(paths: OrgPaths, job: Job, slurm_job: str, gpus: int, seconds: float) -> None:
+    """Add the run's cluster allocation to ``run.json``: the ledger bills GPUs x elapsed."""
+    meta_file = paths.run_dir(job.run_id) / META_FILE
+    try:
+        meta = json.loads(read_regular(meta_file, MAX_META_BYTES))
+    except (OSError, NotRegularFile, ValueError, RecursionError):
+        return
+    if isinstance(meta, dict):
+        allocation = {"slurm_job": slurm_job, "gpus": gpus, "seconds": max(0.0, seconds)}
+        atomic_write_json(meta_file, meta | {"allocation": allocation})
 
 
 def _interrupt(pid: int) -> None:

@@ -47,6 +47,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "wall_s": (0.0, 1e9),
     "time": (1.0, 1e11),  # seconds since 1970: 0 is "unknown", not a start time
     "seed": (0.0, 2.0**63),
+    "gpus": (0.0, 1e6),
+    "seconds": (0.0, 1e9),
 }
 """The values each metric can take; the bounds also keep every sum the ledger makes finite."""
 RESULTS = frozenset({"val_bpb", "final_val_bpb"})
@@ -82,6 +84,8 @@ class Run:
     """Why the run's results cannot be trusted (an impossible bpb); None when they can."""
     command: tuple[str, ...] = ()
     """The command ``orgtui run`` recorded (redacted); empty when unknown."""
+    allocation: tuple[float, float] | None = None
+    """(GPUs, seconds) of the cluster allocation it ran in (a Slurm job); None elsewhere."""
 
     @property
     def finished(self) -> bool:
@@ -99,7 +103,11 @@ class Run:
 
     @property
     def gpu_hours(self) -> float:
-        """One GPU for the run's wall time; a running run counts up to now, 0 with no start."""
+        """GPUs x elapsed of its cluster allocation; else one GPU for the run's wall time (a
+        running run counts up to now, 0 with no start)."""
+        if self.allocation is not None:
+            gpus, seconds = self.allocation
+            return gpus * seconds / 3600.0
         if self.wall_s is not None:
             return self.wall_s / 3600.0
         if self.status != "running" or not self.started:
@@ -250,7 +258,17 @@ def _base(run_dir: Path, meta: dict[str, Any], reading: _Reading) -> dict[str, A
         "proposal": reading.text(meta.get("proposal")),
         "started": reading.number(meta, "started", where, metric="time") or 0.0,
         "command": _command(meta.get("command")),
+        "allocation": _allocation(meta.get("allocation"), reading, where),
     }
+
+
+def _allocation(value: Any, reading: _Reading, where: str) -> tuple[float, float] | None:
+    """``run.json``'s ``allocation`` (``{"gpus", "seconds"}``), or None when absent or bad."""
+    if not isinstance(value, dict):
+        return None
+    gpus = reading.number(value, "gpus", f"{where} allocation")
+    seconds = reading.number(value, "seconds", f"{where} allocation")
+    return None if gpus is None or seconds is None else (gpus, seconds)
 
 
 def _command(value: Any) -> tuple[str, ...]:
@@ -367,6 +385,7 @@ def load_run(run_dir: Path) -> Run:
         problems=reading.problems,
         invalid=reading.invalid,
         command=base["command"],
+        allocation=base["allocation"],
     )
 
 

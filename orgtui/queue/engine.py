@@ -3,7 +3,8 @@
 The scheduler knows jobs and slots; only the engine knows processes. :class:`LocalEngine` runs
 each job in a detached worker process on this machine (``python -m orgtui.queue.worker``), in
 its own session with no terminal, so the run survives the supervisor being killed and the
-SSH connection dropping; a Slurm engine will run the same worker through ``sbatch``.
+SSH connection dropping; the Slurm engine (:mod:`orgtui.queue.slurm`) runs the same worker
+through ``sbatch``.
 
 A job claimed by ``orgtui run`` itself (no supervisor) runs in that process, on the
 :data:`INLINE` slot: its ``engine_id`` is that process's pid, and the same engine can tell
@@ -39,6 +40,28 @@ class EngineError(OrgtuiError):
 
 
 @dataclass(frozen=True)
+class Ending:
+    """How something outside the org ended a job (a cluster's time limit, preemption,
+    ``scancel``, a node failure): its run's status (``killed`` or ``crash``) and why."""
+
+    status: str
+    reason: str
+    preempted: bool = False
+
+
+def close_run(paths: OrgPaths, job: Job, ending: Ending | None) -> None:
+    """Close the run of a job whose worker is gone: as ``ending`` says, else ``killed``."""
+    if ending is None:
+        close_abandoned(paths, job)
+    else:
+        close_abandoned(paths, job, ending.status, ending.reason)
+
+
+class EngineUnavailable(EngineError):
+    """The engine cannot take jobs now (its cluster does not answer); the job stays queued."""
+
+
+@dataclass(frozen=True)
 class Slot:
     """A place one job runs: ``gpu3`` (that GPU only), ``cpu0``, or ``inline``."""
 
@@ -66,6 +89,10 @@ class Engine(Protocol):
 
     def stop(self, job: Job) -> None:
         """Stop a running job and wait until it has; afterwards the job is no longer running."""
+        ...
+
+    def ending(self, job: Job) -> Ending | None:
+        """How something outside the org ended the job; None when nothing did."""
         ...
 
 
@@ -178,6 +205,9 @@ class LocalEngine:
             ended=time.time(),
             reason=job.reason or "stopped: its process ended without recording the end",
         )
+
+    def ending(self, job: Job) -> Ending | None:
+        return None  # nothing but the org itself stops a local worker
 
     def _ask_cancel(self, job: Job) -> None:
         if not _cancel_asked(self.paths, job):

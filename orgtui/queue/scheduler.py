@@ -35,16 +35,26 @@ from orgtui.atomic import NotRegularFile, atomic_write_json, read_regular
 from orgtui.config import OrgConfig
 from orgtui.errors import OrgtuiError
 from orgtui.ledger.controls import control_batch, final_verdict, plan_controls
-from orgtui.ledger.runner import close_abandoned, post_jobs_result
+from orgtui.ledger.runner import new_run_id, post_jobs_result
 from orgtui.ledger.verdicts import Ledger
 from orgtui.paths import OrgPaths
-from orgtui.queue.engine import WORKER_GRACE_S, Engine, EngineError, LocalEngine, Slot
+from orgtui.queue.engine import (
+    WORKER_GRACE_S,
+    Ending,
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    LocalEngine,
+    Slot,
+    close_run,
+)
 from orgtui.queue.jobs import (
     Job,
     JobKind,
     JobState,
     cancel_requested,
     load_job,
+    new_job_id,
     read_queue,
     submit,
     transition,
@@ -64,6 +74,10 @@ CANCEL_GRACE_S = WORKER_GRACE_S
 """A worker stops its own trainer on a cancel; the engine stops one still running after this."""
 MAX_BOOK_BYTES = 16 << 20
 KILLED = "killed: worker gone"
+SETTLE_S = 60.0
+"""How long an ended job's engine may take to say how it ended (a Slurm job completing)."""
+REQUEUED = "requeued:"
+"""How a resubmitted preempted job's reason starts."""
 
 
 class SchedulerError(OrgtuiError):
@@ -76,7 +90,10 @@ class SchedulerError(OrgtuiError):
 def slots(config: OrgConfig, state: OrgState, gpu_count: int | None) -> list[Slot]:
     """Where jobs may run: ``gpu0``... for the GPUs the ``[gpu]`` source reports (None: no
     source to ask, then the GPUs org.toml and the seats name), else ``cpu0``... for
-    ``[compute] slots``."""
+    ``[compute] slots``. On Slurm, ``slurm0``... for as many jobs as the org may have
+    submitted at once (``[compute.slurm] max_jobs``): the cluster places them."""
+    if config.compute.engine == "slurm":
+        return [Slot(f"slurm{index}") for index in range(config.compute.slurm.max_jobs)]
     if config.gpus != "none":
         if gpu_count is None:
             named = {spec.gpu for spec in config.agents} | {s.gpu for s in state.seats.values()}
@@ -251,7 +268,11 @@ class Book:
 
 
 def engine_for(config: OrgConfig) -> Engine:
-    """The engine ``[compute] engine`` names (``local`` is the only one yet)."""
+    """The engine ``[compute] engine`` names: local worker processes, or Slurm jobs."""
+    if config.compute.engine == "slurm":
+        from orgtui.queue.slurm import SlurmEngine
+
+        return SlurmEngine(config.paths, config.compute.slurm)
     return LocalEngine(config.paths, config.compute.slots)
 
 
@@ -277,6 +298,10 @@ class Scheduler:
         """(the queue directory's mtime, when it was read) at the last look."""
         self._inputs: tuple[Any, ...] = ()
         self._retry_at: float | None = None
+        self.settling: dict[str, float] = {}
+        """Ended jobs whose engine has not said yet how they ended, and since when."""
+        self._start_at: float | None = None
+        """When to try starting jobs again after the engine said it cannot take any."""
         self._known: set[str] = set()
         self._cancel_seen: dict[str, float] = {}
         self._said: dict[str, str] = {}
@@ -303,6 +328,8 @@ class Scheduler:
             changed
             or (self.waiting > 0 and inputs != self._inputs)
             or (self._retry_at is not None and now >= self._retry_at)
+            or (self._start_at is not None and now >= self._start_at)
+            or bool(self.settling)
             or any(now - seen >= CANCEL_GRACE_S for seen in self._cancel_seen.values())
             or any(not self.engine.alive(job) for job in self.running.values())
         )
@@ -323,8 +350,9 @@ class Scheduler:
         running = [job for job in view if job.state == JobState.RUNNING]
         queued = [job for job in view if job.state == JobState.QUEUED]
         placements = place(queued, running, here, seats, last_served(view))
-        started = {job.id: job for job in self._start(placements, lines)}
+        started = {job.id: job for job in self._start(now, placements, lines)}
         jobs = [started.get(job.id, job) for job in jobs]
+        jobs += self._ended_outside(jobs, now, lines)
         self.running = {job.id: job for job in jobs if job.state == JobState.RUNNING}
         self.waiting = len(queued) - len(started)
         self._inputs = inputs
@@ -369,7 +397,8 @@ class Scheduler:
         """Its worker ended without recording the end (killed, or the machine restarted):
         its run is closed as killed and the job ends, once (a worker that recorded its end
         meanwhile keeps its record)."""
-        close_abandoned(self.paths, job)
+        ending = self.engine.ending(job)
+        close_run(self.paths, job, ending)
         cancelled = cancel_requested(job)
         ended = transition(
             self.paths,
@@ -377,21 +406,28 @@ class Scheduler:
             (JobState.RUNNING,),
             state=JobState.CANCELLED if cancelled else JobState.FAILED,
             ended=time.time(),
-            reason=job.reason if cancelled else KILLED,
+            reason=job.reason if cancelled else (ending.reason if ending else KILLED),
         )
         if ended is None:
             return _reread(self.paths, job)
         lines.append(f"job {job.id} (run {job.run_id}) {ended.state}: its worker is gone")
         return ended
 
-    def _start(self, placements: list[tuple[Job, Slot]], lines: list[str]) -> list[Job]:
+    def _start(self, now: float, placements: list[tuple[Job, Slot]], lines: list[str]) -> list[Job]:
         started: list[Job] = []
+        self._start_at = None
         for job, slot in placements:
             try:
                 begun = self.engine.start(job, slot)
+            except EngineUnavailable as error:  # the job stays queued; so do the rest
+                self._start_at = now + RETRY_S
+                if self._say_once("engine", str(error)):
+                    lines.append(f"{error}; tried again every {RETRY_S:g}s")
+                break
             except EngineError as error:
                 lines.append(str(error))
                 continue
+            self._said.pop("engine", None)
             if begun is None:  # claimed or cancelled by someone else first
                 continue
             self._known.add(job.id)
@@ -402,6 +438,78 @@ class Scheduler:
             started.append(begun)
         return started
 
+    def _ended_outside(self, jobs: list[Job], now: float, lines: list[str]) -> list[Job]:
+        """Jobs that ended since the last look because something outside the org ended them
+        (Slurm's time limit, preemption, ``scancel``, a node failure): their agent and the
+        chief are told, once, that the run is left out of verdicts; a preempted job is
+        resubmitted once when ``[compute.slurm] requeue`` says so. Returns the resubmissions.
+
+        A job whose engine still winds it down (Slurm says COMPLETING) is asked about again
+        at the next looks, for :data:`SETTLE_S` at most; its batch waits for the answer."""
+        resubmitted: list[Job] = []
+        for job in jobs:
+            if job.id not in self.running and job.id not in self.settling:
+                continue
+            if job.state != JobState.FAILED or job.exit_code is not None:
+                continue  # done, cancelled, or its trainer ended by itself: nothing from outside
+            if self.engine.alive(job) and now - self.settling.setdefault(job.id, now) < SETTLE_S:
+                continue
+            self.settling.pop(job.id, None)
+            ending = self.engine.ending(job)
+            if ending is None:
+                continue
+            again = self._requeue(job, ending) if ending.preempted else None
+            if again is not None:
+                resubmitted.append(again)
+            self._post(self._ended_notice(job, ending, again))
+            lines.append(
+                f"job {job.id} (run {job.run_id}): {ending.reason}"
+                + (f"; resubmitted as job {again.id}" if again else "")
+            )
+        return resubmitted
+
+    def _requeue(self, job: Job, ending: Ending) -> Job | None:
+        """A copy of a preempted job under a new id and run, once (never a copy's copy)."""
+        if not self.config.compute.slurm.requeue or job.reason.startswith(REQUEUED):
+            return None
+        again = job.with_changes(
+            id=new_job_id(),
+            run_id=new_run_id(job.variant, job.seed),
+            reason=f"{REQUEUED} job {job.id} was preempted",
+            state=JobState.QUEUED,
+            created=0.0,
+            started=None,
+            ended=None,
+            slot=None,
+            engine_id=None,
+            exit_code=None,
+        )
+        marked = transition(  # marked first: a restart never resubmits it a second time
+            self.paths,
+            job.id,
+            (JobState.FAILED,),
+            reason=f"{ending.reason}; resubmitted as job {again.id}",
+        )
+        return submit(self.paths, [again])[0] if marked else None
+
+    def _ended_notice(self, job: Job, ending: Ending, again: Job | None) -> Notice:
+        status, why = ending.status, ending.reason
+        body = (
+            f"Run {job.run_id} ({job.variant} seed {job.seed}) ended {status}: {why}. "
+            "The ledger leaves it out of verdicts."
+        )
+        if again is not None:
+            body += f" Resubmitted once as job {again.id} (run {again.run_id})."
+        return Notice(
+            sender="supervisor",
+            to=self._recipients(job.agent),
+            thread=job.thread or job.variant,
+            kind="system",
+            subject=_subject(f"run {job.run_id} {status}: {why}"),
+            body=body,
+            refs=(job.run_id,),
+        )
+
     # -- ended batches -----------------------------------------------------------------------
     def _finish_batches(self, jobs: list[Job], now: float, lines: list[str]) -> None:
         book = self._book if self._book is not None else Book.load(self.paths)
@@ -410,7 +518,11 @@ class Scheduler:
         for job in jobs:
             if job.batch:
                 groups[job.batch].append(job)
-        ended = [b for b, members in groups.items() if all(j.state.finished for j in members)]
+        ended = [
+            batch
+            for batch, members in groups.items()
+            if all(j.state.finished and j.id not in self.settling for j in members)
+        ]
         if book.fresh:  # the first look of all: what ended before it is not news
             book.done |= set(ended)
             book.save(self.paths, set(groups))

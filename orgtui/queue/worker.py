@@ -1,7 +1,7 @@
 """``python -m orgtui.queue.worker --root ROOT JOB_ID``: run one claimed job to its end.
 
 Started detached by :class:`~orgtui.queue.engine.LocalEngine` once the job is running on a
-slot. It checks out the job's exact commit under ``.org/checkouts/<job id>`` (a detached
+slot, or as a Slurm job by :class:`~orgtui.queue.slurm.SlurmEngine`. It checks out the job's exact commit under ``.org/checkouts/<job id>`` (a detached
 worktree, plus org.toml's ``[worktree] copy`` files), runs the seed there
 (:func:`~orgtui.ledger.runner.run_job`), records the end on the job and removes the checkout.
 SIGINT or SIGTERM stops the trainer and closes the run as killed; the job then ends cancelled
@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
 from orgtui.atomic import ensure_private_dir
 from orgtui.errors import OrgtuiError
-from orgtui.ledger.runner import end_job, run_job
+from orgtui.ledger.runner import end_job, record_allocation, run_job
 from orgtui.paths import OrgPaths
 from orgtui.queue.jobs import Job, JobState, QueueError, cancel_requested, find_job, load_job
 
@@ -81,7 +83,27 @@ def _copy_extras(paths: OrgPaths, dest: Path) -> None:
 
 
 def run_claimed(paths: OrgPaths, job: Job) -> int:
-    """Run a job this process owns and record its end; the worker's exit code."""
+    """Run a job this process owns and record its end; the worker's exit code.
+
+    In a Slurm job the run's allocation (its GPUs, and how long this worker held them) goes
+    into ``run.json``: GPU-hours on a cluster are what the allocation cost, not what NVML saw.
+    """
+    began = time.time()
+    try:
+        return _run_claimed(paths, job)
+    finally:
+        slurm_job = os.environ.get("SLURM_JOB_ID")
+        if slurm_job:
+            record_allocation(paths, job, slurm_job, _allocated_gpus(), time.time() - began)
+
+
+def _allocated_gpus() -> int:
+    """The GPUs Slurm gave this job: the devices it made visible."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    return len([device for device in visible.split(",") if device.strip()])
+
+
+def _run_claimed(paths: OrgPaths, job: Job) -> int:
     try:
         with checked_out(paths, job) as cwd:
             result = run_job(paths, job, cwd, echo=False)
