@@ -10,6 +10,9 @@
 - Cheap to refresh: runs are re-parsed only when their metrics grew, queue files only when
   they changed, and the GPU samples behind the idle count are read once and then only the
   new ones.
+- A cluster engine (``[compute] engine = "slurm"``) is seen through ``.org/engine.json``,
+  which the supervisor's engine writes: re-read only when the file changed, never for a local
+  engine, and anything but a well-formed status reads as "not known".
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +43,11 @@ RECENT_JOBS = 10
 """Finished jobs the queue screen lists, the latest first."""
 MAX_WINDOW_SAMPLES = 1 << 16
 """The most GPU samples read back for the idle count (18 hours at one a second)."""
+ENGINE_STATUS_LIMIT = 1 << 20
+"""``.org/engine.json`` is read up to this size; a larger one is not the engine's."""
+ENGINE_NAMES = {"slurm": "Slurm"}
+CARD_CLUSTER_JOBS = 2
+"""Cluster jobs a card names; it counts the rest."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,62 @@ class GpuView:
     mem_total: int | None
     power_w: float | None
     source: str  # nvml | replay | none
+
+
+@dataclass(frozen=True)
+class ClusterJob:
+    """What the cluster scheduler says of one of the org's jobs (``.org/engine.json``)."""
+
+    engine: str
+    """The engine's name as in org.toml: ``slurm``."""
+    id: str
+    """The cluster's job id."""
+    state: str = ""
+    """The scheduler's state (``PENDING``, ``RUNNING``, ``TIMEOUT``...); empty: not known."""
+    reason: str = ""
+    """Why it waits (squeue's reason: ``Resources``, ``Priority``); ``None`` or empty: no reason."""
+
+    @property
+    def status(self) -> str:
+        """``RUNNING``, ``PENDING (Resources)``; ``?`` when the state is not known."""
+        if not self.state:
+            return "?"
+        shown = self.reason and self.reason != "None"
+        return f"{self.state} ({self.reason})" if shown else self.state
+
+    @property
+    def summary(self) -> str:
+        """``12 RUNNING``, ``13 PENDING (Resources)``, ``14 ?``."""
+        return f"{self.id} {self.status}"
+
+    @property
+    def label(self) -> str:
+        """``slurm 12 RUNNING``, ``slurm 13 PENDING (Resources)``."""
+        return f"{self.engine} {self.summary}"
+
+
+@dataclass(frozen=True)
+class EngineView:
+    """What a cluster engine last saw (``.org/engine.json``): None fields are not known."""
+
+    name: str
+    reachable: bool | None = None
+    """False: its scheduler did not answer the last time it was asked (``error`` says why)."""
+    error: str | None = None
+    checked: float | None = None
+    jobs: Mapping[str, ClusterJob] = field(default_factory=dict)
+    """The org's job id -> what the scheduler says of it."""
+
+    @property
+    def title(self) -> str:
+        return ENGINE_NAMES.get(self.name, self.name)
+
+    @property
+    def warning(self) -> str | None:
+        """``Slurm unreachable: <why>`` when its scheduler did not answer; else None."""
+        if self.reachable is not False:
+            return None
+        return f"{self.title} unreachable: {self.error or 'no answer'}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +144,8 @@ class AgentView:
     jobs_queued: int = 0
     jobs_running: int = 0
     """The agent's experiment jobs waiting in the queue and running now."""
+    cluster_jobs: tuple[ClusterJob, ...] = ()
+    """Its running jobs as the cluster scheduler sees them (a cluster engine only)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +197,8 @@ class JobView:
     reason: str = ""
     cancelling: bool = False
     """Running, with a cancel asked for: the engine is stopping it."""
+    cluster: ClusterJob | None = None
+    """Its job on the cluster (a cluster engine, once submitted)."""
     malformed: str | None = None
 
 
@@ -190,6 +258,8 @@ class OrgSnapshot:
     """GPUs below 5% utilisation for ``[discipline] idle_minutes``."""
     complete: bool = True
     """False for the first, quick read (seats only): board, runs, GPUs and ledger to follow."""
+    engine: EngineView | None = None
+    """The cluster engine's view; None for the local engine."""
 
     def agent(self, name: str) -> AgentView | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -230,6 +300,9 @@ class Feed:
         self._jobs: dict[str, tuple[tuple[int, int, int], Job | MalformedJob]] = {}
         self._window: list[GpuSample] = []
         """The GPU samples of the idle window, oldest first, as last read."""
+        self._engine: tuple[tuple[str, tuple[int, ...] | None], EngineView] | None = None
+        """The last engine status read, with the engine and the file (inode, mtime, size,
+        mode) it came from."""
 
     def _config(self) -> tuple[OrgConfig | None, str | None]:
         from orgtui.config import load_config
@@ -312,6 +385,8 @@ class Feed:
         gpus, source = _gpus(self.paths)
         taken = time.time() if now is None else now
         queue = self.queue_entries()
+        engine = self.engine_status(config)
+        queue_view = _queue_view(queue, runs, _slots(config, state, gpus), taken, engine)
         agents = tuple(
             _agent_view(
                 name, state.seats.get(name), specs.get(name), latest_run.get(name), unread, gpus
@@ -319,7 +394,7 @@ class Feed:
             for name in names
         )
         if queue:
-            agents = _with_job_counts(agents, queue)
+            agents = _with_job_counts(agents, queue_view)
         self.tmux_socket = self.socket or state.tmux_socket
         best, verdicts = self._judged(runs)
         snapshot = OrgSnapshot(
@@ -338,8 +413,9 @@ class Feed:
             problems=tuple(problems),
             roles=_roles(self.paths),
             verdicts=verdicts,
-            queue=_queue_view(queue, runs, _slots(config, state, gpus), taken),
+            queue=queue_view,
             idle_gpus=self._idle(config, source, taken),
+            engine=engine,
         )
         if self.narrator is None:
             return snapshot
@@ -378,6 +454,24 @@ class Feed:
                 cached = (key, load_job(self.paths.queue_dir / name))
             self._jobs[name] = cached
         return [entry for _, entry in self._jobs.values()]
+
+    def engine_status(self, config: OrgConfig | None) -> EngineView | None:
+        """What the cluster engine last wrote (None for the local engine, nothing read);
+        re-read only when the file changed (an atomic rewrite is a new inode)."""
+        engine = config.compute.engine if config is not None else "local"
+        if engine == "local":
+            self._engine = None
+            return None
+        path = self.paths.engine_status
+        try:
+            info = os.lstat(path)
+            key = (info.st_ino, info.st_mtime_ns, info.st_size, info.st_mode)
+        except OSError:
+            key = None
+        if self._engine is None or self._engine[0] != (engine, key):
+            view = read_engine_status(path, engine) if key else EngineView(engine)
+            self._engine = ((engine, key), view)
+        return self._engine[1]
 
     def _idle(self, config: OrgConfig | None, source: str, now: float) -> tuple[int, ...]:
         """GPUs idle for ``[discipline] idle_minutes`` (none without GPUs or org.toml)."""
@@ -543,19 +637,20 @@ def _since(samples: list[GpuSample], since: float) -> list[GpuSample]:
     return samples[first:]
 
 
-def _with_job_counts(
-    agents: tuple[AgentView, ...], queue: list[Job | MalformedJob]
-) -> tuple[AgentView, ...]:
+def _with_job_counts(agents: tuple[AgentView, ...], queue: QueueView) -> tuple[AgentView, ...]:
+    """Each agent's queued and running jobs, and its running ones on the cluster."""
     counts: dict[tuple[str | None, str], int] = {}
-    for job in queue:
-        state = str(getattr(job, "state", ""))
-        key = (getattr(job, "agent", None), state)
-        counts[key] = counts.get(key, 0) + 1
+    cluster: dict[str | None, list[ClusterJob]] = {}
+    for job in queue.jobs:
+        counts[(job.agent, job.state)] = counts.get((job.agent, job.state), 0) + 1
+        if job.state == "running" and job.cluster is not None:
+            cluster.setdefault(job.agent, []).append(job.cluster)
     return tuple(
         replace(
             view,
             jobs_queued=counts.get((view.name, "queued"), 0),
             jobs_running=counts.get((view.name, "running"), 0),
+            cluster_jobs=tuple(cluster.get(view.name, ())),
         )
         for view in agents
     )
@@ -572,10 +667,15 @@ def _slots(config: OrgConfig | None, state: OrgState, gpus: dict[int, GpuView]) 
 
 
 def _queue_view(
-    entries: list[Job | MalformedJob], runs: list[Any], slots: tuple[str, ...], now: float
+    entries: list[Job | MalformedJob],
+    runs: list[Any],
+    slots: tuple[str, ...],
+    now: float,
+    engine: EngineView | None = None,
 ) -> QueueView:
     """Queued jobs in the order the scheduler takes them (priority, then age), running ones
-    with the time they have left, the latest finished; malformed files as such."""
+    with the time they have left, the latest finished; malformed files as such. On a cluster
+    engine, each submitted job with its cluster job id and state."""
     from orgtui.queue.jobs import Job, cancel_requested
 
     if not entries:
@@ -605,6 +705,7 @@ def _queue_view(
             left_s=left.get(j.id),
             reason=j.reason,
             cancelling=cancel_requested(j),
+            cluster=_cluster_job(engine, j),
         )
         for j in [*running, *queued, *ended[:RECENT_JOBS]]
     ]
@@ -615,6 +716,68 @@ def _queue_view(
     ]
     used = [j.slot for j in running if j.slot and j.slot not in slots]
     return QueueView(slots=slots + tuple(dict.fromkeys(used)), jobs=tuple(views))
+
+
+def _cluster_job(engine: EngineView | None, job: Job) -> ClusterJob | None:
+    """The job on the cluster: the engine's word on it when it speaks of the same cluster
+    job, else the id the job file records with its state not known."""
+    if engine is None:
+        return None
+    seen = engine.jobs.get(job.id)
+    if seen is not None and job.engine_id in (None, seen.id):
+        return seen
+    recorded = _word(job.engine_id, 32)  # the job file is anyone's to edit, too
+    return ClusterJob(engine.name, recorded) if recorded else None
+
+
+def read_engine_status(path: Path, engine: str) -> EngineView:
+    """``.org/engine.json`` as ``engine`` wrote it; a missing, odd, huge or malformed file,
+    or one another engine wrote, is "not known" (nothing to say, nothing to warn about)."""
+    import json
+
+    from orgtui.atomic import read_regular
+
+    try:
+        data = json.loads(read_regular(path, ENGINE_STATUS_LIMIT))
+    except (OSError, ValueError, RecursionError):  # ValueError: not UTF-8, not JSON
+        return EngineView(engine)
+    if not isinstance(data, dict) or data.get("engine") != engine:
+        return EngineView(engine)
+    reachable = data.get("reachable")
+    listed = data.get("jobs")
+    jobs: dict[str, ClusterJob] = {}
+    for job_id, seen in listed.items() if isinstance(listed, dict) else ():
+        if not isinstance(seen, dict) or not (cluster_id := _word(seen.get("slurm_id"), 32)):
+            continue
+        state, reason = _word(seen.get("state"), 32), _word(seen.get("reason"), 64)
+        jobs[job_id] = ClusterJob(engine, cluster_id, state, reason)
+    return EngineView(
+        name=engine,
+        reachable=reachable if isinstance(reachable, bool) else None,
+        error=_word(data.get("error"), 300) or None,
+        checked=_seconds(data.get("checked")),
+        jobs=jobs,
+    )
+
+
+def _seconds(value: object) -> float | None:
+    """A finite number of seconds, or None (a bool, text, an int too big for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def _word(value: object, limit: int) -> str:
+    """``value`` if it is text, on one printable line of at most ``limit`` characters; else
+    empty. A hostile file cannot draw on the terminal or push the screen around."""
+    if not isinstance(value, str):
+        return ""
+    text = " ".join("".join(c if c.isprintable() else " " for c in value[: limit * 4]).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _scheduling_order(jobs: list[Job]) -> list[Job]:

@@ -3,7 +3,9 @@
 Each check is a function that looks at one thing and returns a ``Check`` (never prints);
 the command prints them, or their JSON, and exits 0 only when every one passed. The checks
 look where the org really is: the tmux socket recorded in ``.org/state.json`` wins over a
-forgotten ``--socket``, and a new pane's PATH is read from the org's own tmux server.
+forgotten ``--socket``, and a new pane's PATH is read from the org's own tmux server. An org
+on Slurm is checked through ``orgtui.queue.slurm`` (the one module that runs Slurm's tools):
+``sinfo`` answers, the partition exists, and it has the GPUs each job asks for.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from orgtui.commands import add_parser, load_org, socket_name
 from orgtui.errors import OrgtuiError
 
 if TYPE_CHECKING:
-    from orgtui.config import OrgConfig
+    from orgtui.config import OrgConfig, SlurmSpec
     from orgtui.paths import OrgPaths
     from orgtui.supervisor.state import OrgState
     from orgtui.supervisor.tmux import Tmux
@@ -38,6 +40,8 @@ PROBE_TIMEOUT_S = 10.0
 LOGIND_CONF = Path("/etc/systemd/logind.conf")
 _PATH_MARK = "orgtui-doctor-path="
 _WHICH_MARK = "orgtui-doctor-which="
+_GPU_GRES = re.compile(r"(?:^|,)gpu(?::[^:,()]+)?:(\d+)")
+"""A GPU in sinfo's GRES column: ``gpu:4``, ``gpu:a100:8(S:0-1)``, ``gpu:4,mps:400``."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ def run_checks(args: argparse.Namespace) -> list[Check]:
         tmux, found = org_checks(config, socket_name(args))
         checks += found
     checks.append(check_org_dir(config.paths.org_dir))
+    if config.compute.engine == "slurm":
+        checks += check_slurm(config.compute.slurm, config.file)
     checks.append(check_shell_path(pane_environment(tmux)))
     return [*checks, check_logout()]
 
@@ -214,6 +220,67 @@ def _exit_code(paths: OrgPaths, agent: str) -> str:
     except (OSError, ValueError):
         return ""
     return f"exit {code}" if code.lstrip("-").isdigit() else ""
+
+
+# -- the cluster ------------------------------------------------------------------------------
+def check_slurm(
+    spec: SlurmSpec, org_toml: Path, listing: Callable[[], dict[str, str]] | None = None
+) -> list[Check]:
+    """``sinfo`` answers; the partition jobs go to exists (``[compute.slurm] partition``, else
+    the cluster's default); its nodes have the GPUs each job asks for. ``listing`` is sinfo's
+    partitions as sinfo names them (the default with a ``*``) and their GRES."""
+    from orgtui.queue.slurm import SlurmError, default_partition, partitions
+
+    try:
+        found = (listing or partitions)()
+    except SlurmError as error:
+        fix = "" if shutil.which("sinfo") is None else _SLURM_DOWN_FIX  # else the error says it
+        return [Check("slurm", False, f"slurm: {error}", fix)]
+    gres = {name.rstrip("*"): value for name, value in found.items()}
+    listed = ", ".join(sorted(gres)) or "none"
+    checks = [Check("slurm", True, f"slurm: sinfo answers; partitions {listed}")]
+    where = f"[compute.slurm] partition in {org_toml}"
+    partition = spec.partition or default_partition(list(found))
+    if partition is None:
+        line = "slurm: no partition set and the cluster has no default partition"
+        fix = f'set [compute.slurm] partition = "NAME" in {org_toml}, NAME one of {listed}'
+        return [*checks, Check("slurm_partition", False, line, fix)]
+    if partition not in gres:
+        line = f"slurm: partition {partition!r} ({where}) does not exist (sinfo lists {listed})"
+        fix = f"set {where} to one of {listed}, or remove it for the cluster's default"
+        return [*checks, Check("slurm_partition", False, line, fix)]
+    how = "" if spec.partition else " (the cluster's default)"
+    checks.append(Check("slurm_partition", True, f"slurm: partition {partition}{how} exists"))
+    if spec.gpus > 0:
+        checks.append(_check_gpus(partition, gres[partition], spec.gpus, org_toml))
+    return checks
+
+
+_SLURM_DOWN_FIX = (
+    "start slurmctld (`scontrol ping` says whether it is up), or point SLURM_CONF at the "
+    "cluster's slurm.conf"
+)
+
+
+def _check_gpus(partition: str, gres: str, wanted: int, org_toml: Path) -> Check:
+    """Whether the partition's nodes declare at least ``wanted`` GPUs as GRES (sinfo's first
+    line for the partition: its nodes, when they all have the same)."""
+    gpus = sum(int(count) for count in _GPU_GRES.findall(gres))  # each type's, on one node
+    if gpus >= wanted:
+        return Check("slurm_gpus", True, f"slurm: partition {partition} has GPUs (GRES {gres})")
+    if gpus == 0:
+        line = f"slurm: partition {partition} has no GPUs configured (GRES {gres})"
+        fix = (
+            "declare the nodes' GPUs as GRES (Gres=gpu:N in slurm.conf, and gres.conf), choose "
+            f"a GPU partition, or set [compute.slurm] gpus = 0 in {org_toml} for CPU jobs"
+        )
+    else:
+        line = (
+            f"slurm: partition {partition}'s nodes have {gpus} GPU(s) (GRES {gres}), fewer than "
+            f"the {wanted} each job asks for"
+        )
+        fix = f"set [compute.slurm] gpus to at most {gpus} in {org_toml}, or choose a partition"
+    return Check("slurm_gpus", False, line, fix)
 
 
 # -- the machine ------------------------------------------------------------------------------

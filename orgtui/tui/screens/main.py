@@ -296,9 +296,14 @@ class MainScreen(Screen):
             )
         else:
             header += Text(" · reading runs, board and ledger…", style="dim")
+        warning = s.engine.warning if s.engine is not None else None
+        if warning:  # jobs stay queued; running ones are not known to end
+            header += Text("\n ") + Text(warning, style="bold yellow")
         if s.problems:
             header += Text("\n " + " | ".join(s.problems), style="bold red")
-        self.query_one("#org-header", Static).update(header)
+        strip = self.query_one("#org-header", Static)
+        strip.set_class(bool(warning), "-engine-down")
+        strip.update(header)
         banner = self.query_one("#banner", Static)
         banner.display = not s.supervisor_alive
         if not s.supervisor_alive:

@@ -2,6 +2,10 @@
 it will run, how long it has run and about when it ends, the latest finished, and queue files
 that did not read (as malformed). A key cancels the selected job, after a confirm.
 
+On a cluster engine (Slurm) a column gives each submitted job's cluster job id and state, the
+slots list only the jobs submitted (the cluster places them), and the title says when the
+cluster does not answer.
+
 A view of the snapshot's ``QueueView``: the cancel goes through ``orgtui.queue.jobs.cancel``
 in a thread worker; the scheduler and its engine do the rest.
 """
@@ -18,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from orgtui.paths import OrgPaths
-from orgtui.snapshot import JobView, OrgSnapshot, QueueView
+from orgtui.snapshot import EngineView, JobView, OrgSnapshot, QueueView
 from orgtui.tui.widgets.keybar import KeyBar
 
 COLUMNS = (
@@ -33,6 +37,8 @@ COLUMNS = (
     ("ends", 12),
     ("note", 36),
 )
+CLUSTER_COLUMN_WIDTH = 26
+"""The cluster job column (``12 PENDING (Resources)``), after ``slot``."""
 STATE_STYLES = {
     "queued": "yellow",
     "running": "bold green",
@@ -93,6 +99,8 @@ class QueueScreen(Screen):
         self.paths = paths
         self.queue: QueueView = QueueView()
         self._shown: tuple[JobView, ...] | None = None
+        self.engine: str | None = None
+        """The cluster engine whose column the table has; None: no such column."""
 
     def compose(self) -> ComposeResult:
         yield Static("Queue", id="queue-title", classes="panel-title")
@@ -101,11 +109,19 @@ class QueueScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self._columns(None)
+        self.watch(self.app, "snapshot", self.show)
+        self.query_one(DataTable).focus()
+
+    def _columns(self, engine: str | None) -> None:
+        """The table's columns: a cluster engine's job column after ``slot``."""
         table = self.query_one(DataTable)
+        table.clear(columns=True)
+        self.engine, self._shown = engine, None
         for label, width in COLUMNS:
             table.add_column(label, width=width)
-        self.watch(self.app, "snapshot", self.show)
-        table.focus()
+            if label == "slot" and engine is not None:
+                table.add_column(engine, width=CLUSTER_COLUMN_WIDTH)
 
     def show(self, snapshot: OrgSnapshot | None) -> None:
         if snapshot is None:
@@ -120,8 +136,12 @@ class QueueScreen(Screen):
             title += f" · {queue.malformed} malformed (fix or delete the file)"
         if not snapshot.complete:
             title += " · reading…"
-        self.query_one("#queue-title", Static).update(Text(title))
-        self.query_one("#queue-slots", Static).update(slot_lines(queue, running, now))
+        engine = snapshot.engine
+        self.query_one("#queue-title", Static).update(Text(title) + engine_line(engine))
+        lines = slot_lines(queue, running, now, cluster=engine is not None)
+        self.query_one("#queue-slots", Static).update(lines)
+        if (engine.name if engine else None) != self.engine:
+            self._columns(engine.name if engine else None)
         self._rows(queue.jobs, now)
 
     def _rows(self, jobs: tuple[JobView, ...], now: float) -> None:
@@ -141,6 +161,7 @@ class QueueScreen(Screen):
                 job.agent or "",
                 job.kind,
                 job.slot or "",
+                *([job.cluster.summary if job.cluster else ""] if self.engine else []),
                 ran(job, now),
                 ends(job),
                 note(job),
@@ -193,20 +214,43 @@ class QueueScreen(Screen):
             self.app.call_from_thread(refresh)
 
 
-def slot_lines(queue: QueueView, running: tuple[JobView, ...], now: float) -> Text:
-    """One line a slot: what runs there, for how long, about how long is left."""
+def engine_line(engine: EngineView | None) -> Text:
+    """`` · on Slurm``, or a warning when the cluster does not answer; empty when local."""
+    if engine is None:
+        return Text("")
+    if engine.warning:
+        return Text(" · ") + Text(engine.warning, style="bold yellow")
+    return Text(f" · on {engine.title}")
+
+
+def slot_lines(
+    queue: QueueView, running: tuple[JobView, ...], now: float, *, cluster: bool = False
+) -> Text:
+    """One line a slot: what runs there, for how long, about how long is left. On a cluster
+    only the slots in use, each with its cluster job, then how many more may be submitted."""
     on = {job.slot: job for job in running}
     text = Text()
     for slot in queue.slots:
         job = on.get(slot)
+        if job is None and cluster:
+            continue
         text += Text(f" {slot:<8}", style="bold")
         if job is None:
             text += Text("free\n", style="dim")
             continue
         text += Text(f"{job.variant} seed {job.seed}", style="green")
-        text += Text(f" · {job.agent or 'no agent'} · ran {ran(job, now)}")
+        text += Text(f" · {job.agent or 'no agent'}")
+        if job.cluster is not None:
+            text += Text(f" · {job.cluster.label}", style="cyan")
+        text += Text(f" · ran {ran(job, now)}")
         text += Text(f" · {ends(job)}\n" if ends(job) else "\n")
-    if not queue.slots:
+    if cluster:
+        free = sum(1 for slot in queue.slots if slot not in on)
+        line = (
+            f" {free} of {len(queue.slots)} slots free: the cluster queues what it cannot run yet"
+        )
+        text += Text(line + "\n", style="dim")
+    elif not queue.slots:
         text += Text(" no slots\n", style="dim")
     text.rstrip()
     return text

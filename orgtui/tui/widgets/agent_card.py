@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from orgtui.snapshot import AgentView
+from orgtui.snapshot import CARD_CLUSTER_JOBS, AgentView
 from orgtui.tui.widgets.gauges import gpu_gauge, sparkline
 
 # Distinct at a glance, in both themes: the badge is reverse video on these colours.
@@ -118,10 +118,12 @@ def loss_line(view: AgentView, width: int) -> Text:
 
 
 def run_line(view: AgentView) -> Text:
-    """The latest eval, the agent's jobs in the queue, then its latest run."""
+    """The latest eval, the agent's jobs in the queue (and on the cluster), then its latest run."""
     text = Text(f"bpb {view.last_bpb:.4f}", style="bold") if view.last_bpb is not None else Text("")
     if jobs := job_counts(view):
         text += Text((" · " if text else "") + jobs, style="bold cyan")
+    if cluster := cluster_jobs(view):
+        text += Text(" · " + cluster, style="cyan")
     if view.run_id:
         text += Text((" · " if text else "") + view.run_id, style="dim")
     return text
@@ -132,3 +134,10 @@ def job_counts(view: AgentView) -> str:
     parts = [f"{view.jobs_queued} queued"] if view.jobs_queued else []
     parts += [f"{view.jobs_running} running"] if view.jobs_running else []
     return " · ".join(parts)
+
+
+def cluster_jobs(view: AgentView) -> str:
+    """``slurm 12 RUNNING · slurm 13 PENDING (Resources) +2``; empty off a cluster."""
+    named = [job.label for job in view.cluster_jobs[:CARD_CLUSTER_JOBS]]
+    more = len(view.cluster_jobs) - len(named)
+    return " · ".join(named) + (f" +{more}" if more > 0 else "")
