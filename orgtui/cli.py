@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "orgtui.commands.adopt",
     "orgtui.commands.gpu",
     "orgtui.commands.agent",
+    "orgtui.commands.mcp",
     "orgtui.commands.process",
     "orgtui.commands.tui",
 )

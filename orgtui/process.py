@@ -250,6 +250,33 @@ def propose(config: OrgConfig, sender: str, proposal: Proposal) -> board.Message
     )
 
 
+def propose_as(
+    config: OrgConfig,
+    sender: str,
+    *,
+    variant: str,
+    hypothesis: str,
+    baseline: str | None,
+    seeds: int,
+    budget_flops: float | None,
+) -> board.Message:
+    """Post ``sender``'s proposal against ``baseline`` (default: the ledger's): ``orgtui
+    propose`` and the ``propose`` tool."""
+    from orgtui.ledger import Ledger, LedgerError
+
+    baseline = baseline or Ledger.load(config.paths).baseline
+    if not baseline:
+        raise LedgerError("no baseline: pass --baseline VARIANT or set one with `orgtui baseline`")
+    proposal = Proposal(
+        hypothesis=hypothesis,
+        variant=variant,
+        baseline=baseline,
+        seeds=seeds,
+        budget_flops=budget_flops,
+    )
+    return propose(config, sender, proposal)
+
+
 def proposal_status(config: OrgConfig, proposal_id: str) -> str:
     """``approved`` / ``rejected`` by a reply from a chief, else ``pending``."""
     verdict = "pending"

@@ -68,12 +68,16 @@ def write_role(config: OrgConfig, spec: AgentSpec) -> Path:
 
 
 def kickoff(config: OrgConfig, spec: AgentSpec, brief: str | None = None) -> str:
-    """The first user message: who you are, the task, and the verbs to use (one line)."""
+    """The first user message: who you are, the task, and the tools and verbs to use (one line)."""
+    from orgtui.mcp.tools import TOOLS
+
     text = (
         f"You are {spec.name} ({spec.role}) in the research org {config.org.name}. "
         f"Task: {config.org.task} "
-        f"Start by reading your mail with `orgtui inbox`. Use {', '.join(VERBS)} "
-        "(see `orgtui --help`) to talk to the org and to run and compare experiments."
+        "Start by reading your mail with the `inbox` tool (or `orgtui inbox`). "
+        f"Your org tools ({', '.join(t.name for t in TOOLS)}) talk to the org and run and "
+        f"compare experiments; where they are not offered, use {', '.join(VERBS)} "
+        "(see `orgtui --help`)."
     )
     if brief:
         text += f" Handoff brief: {brief}"

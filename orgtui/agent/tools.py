@@ -1,15 +1,15 @@
-"""The builtin agent's tools: shell, files in its worktree, the board, the ledger.
+"""The builtin agent's tools: shell and files in its worktree, and the org's tools.
 
-Every tool returns text for the model; failures are returned as text too (the model can
-read them and try again) rather than raised. Outputs are capped so one noisy command cannot
-flood the context.
+The org's tools (board, ledger, queue...) are the shared table of ``orgtui.mcp.tools``, the
+ones Claude Code and Codex reach through ``orgtui mcp``. Every tool returns text for the
+model; failures are returned as text too (the model can read them and try again) rather
+than raised. Outputs are capped so one noisy command cannot flood the context.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from orgtui.config import OrgConfig
-from orgtui.invocation import orgtui_command
+from orgtui.errors import OrgtuiError
+from orgtui.mcp.tools import TOOLS as ORG_TOOLS
+from orgtui.mcp.tools import OrgTool, Seat, call
 
 OUTPUT_CAP = 10_000
 BASH_TIMEOUT_S = 600
@@ -113,48 +115,13 @@ def edit_file(ctx: ToolContext, args: dict[str, Any]) -> str:
     return f"edited {args['path']}"
 
 
-def post_message(ctx: ToolContext, args: dict[str, Any]) -> str:
-    from orgtui import board
+def _org_tool(definition: OrgTool) -> Tool:
+    """An org tool of the shared table, called as this agent from its worktree."""
 
-    to = args["to"]
-    recipients = [t.strip() for t in (to if isinstance(to, list) else str(to).split(","))]
-    try:
-        message = board.post(
-            ctx.config.paths,
-            sender=ctx.agent,
-            to=[r for r in recipients if r],
-            subject=str(args["subject"]),
-            body=str(args.get("body", "")),
-            kind=str(args.get("kind") or "note"),
-            known_agents=ctx.config.agent_names,
-        )
-    except board.BoardError as error:
-        return f"error: {error}"
-    return f"posted {message.id}"
+    def run(ctx: ToolContext, args: dict[str, Any]) -> str:
+        return call(Seat(ctx.agent, ctx.config.root, ctx.cwd), definition.name, args)
 
-
-def read_inbox(ctx: ToolContext, args: dict[str, Any]) -> str:
-    from orgtui import board
-
-    unread = board.unread(ctx.config.paths, ctx.agent)
-    if not unread:
-        return "no unread messages"
-    board.mark_read(ctx.config.paths, ctx.agent, [m.id for m in unread])
-    return _cap(
-        "\n\n".join(
-            f"[{m.id}] {m.kind} from {m.sender} to {', '.join(m.to)}: {m.subject}\n{m.body}"
-            for m in unread
-        )
-    )
-
-
-def run_experiment(ctx: ToolContext, args: dict[str, Any]) -> str:
-    return _shell(ctx, f"{orgtui_command()} run {args['args']}", BASH_TIMEOUT_S * 6)
-
-
-def compare(ctx: ToolContext, args: dict[str, Any]) -> str:
-    quoted = " ".join(shlex.quote(a) for a in shlex.split(str(args.get("args", ""))))
-    return _shell(ctx, f"{orgtui_command()} compare --json {quoted}", 120)
+    return Tool(definition.name, definition.description, definition.schema, run)
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -182,27 +149,7 @@ TOOLS: tuple[Tool, ...] = (
         _schema(("path", "old", "new"), path="str", old="str", new="str"),
         edit_file,
     ),
-    Tool(
-        "post_message",
-        "Post to the org board. to: comma-separated agent names, or all/human.",
-        _schema(("to", "subject", "body"), to="str", subject="str", body="str", kind="str"),
-        post_message,
-    ),
-    Tool(
-        "read_inbox", "Read your unread board messages (marks them read).", _schema(()), read_inbox
-    ),
-    Tool(
-        "run_experiment",
-        "Run `orgtui run ARGS` (e.g. --variant v --seeds 3 -- python ...).",
-        _schema(("args",), args="str"),
-        run_experiment,
-    ),
-    Tool(
-        "compare",
-        "Run `orgtui compare --json ARGS` (e.g. `baseline myvariant`).",
-        _schema(("args",), args="str"),
-        compare,
-    ),
+    *(_org_tool(definition) for definition in ORG_TOOLS),
 )
 BY_NAME = {tool.name: tool for tool in TOOLS}
 
@@ -215,6 +162,8 @@ def execute(ctx: ToolContext, name: str, args: dict[str, Any]) -> str:
         return tool.run(ctx, args)
     except KeyError as error:
         return f"error: missing argument {error}"
+    except OrgtuiError as error:  # a refusal of an org tool: the model reads it and retries
+        return f"error: {error}"
 
 
 def describe(name: str, args: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ environment and the hook table the CLIs call back through."""
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,3 +76,18 @@ def hook_table(source: str, events: tuple[str, ...]) -> dict[str, object]:
     """``{"EVENT": [{"matcher": "*", "hooks": [command]}]}`` for each event."""
     entry = [{"matcher": "*", "hooks": [{"type": "command", "command": hook_command(source)}]}]
     return {event: entry for event in events}
+
+
+MCP_SERVER = "orgtui"
+"""The name both CLIs know the org's MCP server by: its tools reach the model as
+``mcp__orgtui__<tool>``."""
+
+
+def mcp_server(context: LaunchContext) -> tuple[list[str], dict[str, str]]:
+    """(argv, env) of the seat's ``orgtui mcp``: this installation, speaking as the seat.
+
+    Only who and where: a CLI starts its MCP servers with an environment of its own making,
+    so identity is spelled out; no key is ever part of it.
+    """
+    argv = [*shlex.split(orgtui_command()), "mcp"]
+    return argv, {"ORGTUI_AGENT": context.spec.name, "ORGTUI_ROOT": str(context.config.root)}

@@ -2,9 +2,10 @@
 
 The seat's rendered role prompt goes in ``.org/agents/<name>/role.md``; Claude Code reports
 its state through its hooks (passed with ``--settings``), which call ``orgtui status-hook``
-and land in ``status.json``. Its session id is pinned up front and kept in ``session.json``
-so a restart resumes the same conversation. Keys stay in the environment: nothing written
-here holds one.
+and land in ``status.json``. The org's tools come from ``orgtui mcp``, named in
+``claude-mcp.json`` (``--mcp-config``) and allowed by the settings without a prompt. Its
+session id is pinned up front and kept in ``session.json`` so a restart resumes the same
+conversation. Keys stay in the environment: nothing written here holds one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import uuid
 from pathlib import Path
 
 from orgtui.atomic import atomic_write_json
-from orgtui.backends.base import Launch, LaunchContext, base_env, hook_table
+from orgtui.backends.base import (
+    MCP_SERVER,
+    Launch,
+    LaunchContext,
+    base_env,
+    hook_table,
+    mcp_server,
+)
 from orgtui.paths import OrgPaths
 
 CLAUDE_WORKING = ("UserPromptSubmit", "PreToolUse", "PostToolUse", "SubagentStart", "PreCompact")
@@ -45,12 +53,30 @@ def claude_settings(
     pre-accepted (Claude Code reads this key from --settings too), else it blocks the start.
     With ``key_helper`` the key comes from ``apiKeyHelper`` (see ``KEY_HELPER_VAR``).
     """
-    settings: dict[str, object] = {"hooks": hook_table("claude", CLAUDE_HOOK_EVENTS)}
+    settings: dict[str, object] = {
+        "hooks": hook_table("claude", CLAUDE_HOOK_EVENTS),
+        # The org's own tools run unasked: an approval prompt would stall an unattended seat.
+        "permissions": {"allow": [f"mcp__{MCP_SERVER}"]},
+    }
     if skip_permissions:
         settings["skipDangerousModePermissionPrompt"] = True
     if key_helper:
         settings["apiKeyHelper"] = f"printenv {KEY_HELPER_VAR}"
     return settings
+
+
+def claude_mcp_config(context: LaunchContext, *, key_helper: bool = False) -> dict[str, object]:
+    """The ``--mcp-config`` file: the seat's ``orgtui mcp`` and nothing else.
+
+    ``alwaysLoad`` keeps the org's tools in every request (never deferred behind a tool
+    search). The server inherits the pane's environment, so the variable holding the key
+    for ``apiKeyHelper`` is blanked for it: the org's tools and what they start never see it.
+    """
+    argv, env = mcp_server(context)
+    if key_helper:
+        env[KEY_HELPER_VAR] = ""
+    server = {"type": "stdio", "command": argv[0], "args": argv[1:], "env": env}
+    return {"mcpServers": {MCP_SERVER: {**server, "alwaysLoad": True}}}
 
 
 def _session_id(paths: OrgPaths, agent: str, resume: bool) -> tuple[str, bool]:
@@ -99,11 +125,15 @@ def claude(context: LaunchContext) -> Launch:
     atomic_write_json(
         settings, claude_settings(skip_permissions=spec.skip_permissions, key_helper=key_helper)
     )
+    mcp = paths.agent_dir(spec.name) / "claude-mcp.json"
+    atomic_write_json(mcp, claude_mcp_config(context, key_helper=key_helper))
     session, resuming = _session_id(paths, spec.name, context.resume)
     env = base_env(context)
     env["DISABLE_AUTOUPDATER"] = "1"
     _claude_home(context, env)
     argv = ["claude", "--append-system-prompt-file", str(role), "--settings", str(settings)]
+    # Strict: a project's .mcp.json would stop the start with an approval dialog.
+    argv += ["--mcp-config", str(mcp), "--strict-mcp-config"]
     argv += ["--resume", session] if resuming else ["--session-id", session]
     if spec.model:
         argv += ["--model", spec.model]

@@ -2,7 +2,8 @@
 
 The seat gets its own ``CODEX_HOME`` holding ``config.toml`` (notify program, trust, the role
 prompt as developer instructions) and ``hooks.json`` (Claude Code's events and payloads), both
-calling ``orgtui status-hook``. ``notify`` (turn finished) is a second source of "idle"; the
+calling ``orgtui status-hook``; its ``[mcp_servers.orgtui]`` starts ``orgtui mcp`` with the
+org's tools approved up front. ``notify`` (turn finished) is a second source of "idle"; the
 pane detectors are only a fallback. A restart resumes the seat's last session.
 """
 
@@ -13,7 +14,14 @@ import os
 import shlex
 
 from orgtui.atomic import atomic_write_json, atomic_write_text
-from orgtui.backends.base import Launch, LaunchContext, base_env, hook_table
+from orgtui.backends.base import (
+    MCP_SERVER,
+    Launch,
+    LaunchContext,
+    base_env,
+    hook_table,
+    mcp_server,
+)
 from orgtui.invocation import orgtui_command
 from orgtui.paths import OrgPaths
 
@@ -28,8 +36,41 @@ CODEX_HOOK_EVENTS = (
 """Codex's hooks send Claude Code's payloads (``hook_event_name``, ``tool_name`` ...)."""
 
 
+MCP_STARTUP_S = 30
+"""How long the first turn waits for ``orgtui mcp`` (a loaded machine starts Python slowly)."""
+
+
 def _toml_str(value: str) -> str:
-    return json.dumps(value)  # a JSON string is a valid TOML basic string
+    """A TOML basic string: a JSON one kept in UTF-8 (TOML has no escape for the surrogate
+    pairs ``ensure_ascii`` writes beyond the BMP), DEL escaped (TOML refuses it raw)."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_list(values: list[str]) -> str:
+    return f"[{', '.join(_toml_str(value) for value in values)}]"
+
+
+def mcp_section(context: LaunchContext) -> list[str]:
+    """``[mcp_servers.orgtui]``: the seat's ``orgtui mcp``, its tools run without a prompt.
+
+    Codex starts the server with a bare environment (PATH, HOME ...) plus ``env`` and the
+    variables ``env_vars`` names, forwarded from the pane by name: the tmux socket's value
+    is not known here, and nothing else of the pane's environment (keys) reaches the server.
+    """
+    argv, env = mcp_server(context)
+    pairs = ", ".join(f"{name} = {_toml_str(value)}" for name, value in env.items())
+    return [
+        "",
+        f"[mcp_servers.{MCP_SERVER}]",
+        f"command = {_toml_str(argv[0])}",
+        f"args = {_toml_list(argv[1:])}",
+        f"env = {{ {pairs} }}",
+        'env_vars = ["ORGTUI_TMUX_SOCKET"]',
+        f"cwd = {_toml_str(str(context.worktree))}",
+        # "approve": every tool of this server runs unasked, in every sandbox mode.
+        'default_tools_approval_mode = "approve"',
+        f"startup_timeout_sec = {MCP_STARTUP_S}",
+    ]
 
 
 def codex_config(context: LaunchContext, instructions: str) -> str:
@@ -40,8 +81,10 @@ def codex_config(context: LaunchContext, instructions: str) -> str:
         # A login shell runs /etc/profile, which resets PATH on many systems: `orgtui` (this
         # venv, first on the pane's PATH) would vanish from the agent's own shell commands.
         "allow_login_shell = false",
-        f"notify = [{', '.join(_toml_str(part) for part in notify)}]",
+        f"notify = {_toml_list(notify)}",
         f"developer_instructions = {_toml_str(instructions)}",
+        # The first turn would otherwise start before `orgtui mcp` is up, without its tools.
+        f"mcp_optional_startup_grace_ms = {MCP_STARTUP_S * 1000}",
     ]
     if context.spec.model:
         lines.append(f"model = {_toml_str(context.spec.model)}")
@@ -62,6 +105,7 @@ def codex_config(context: LaunchContext, instructions: str) -> str:
     lines += provider
     # Codex snapshots the login shell's environment (keys included) into CODEX_HOME.
     lines += ["", "[features]", "shell_snapshot = false"]
+    lines += mcp_section(context)
     lines += ["", f"[projects.{_toml_str(str(context.worktree))}]", 'trust_level = "trusted"']
     return "\n".join(lines) + "\n"
 

@@ -128,32 +128,21 @@ def format_message(message: Message) -> str:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
-    from orgtui import board
-    from orgtui.redact import redact
-
     paths = _paths(args)
     sender = identity(args)
     body = args.body if args.body is not None else _stdin_body()
     recipients = [name for value in args.to for name in value.split(",")]
-    _, hidden = redact(args.subject + "\n" + body)
-    names, problem = known_agents(paths)
-    try:
-        message = board.post(
-            paths,
-            sender=sender,
-            to=recipients,
-            subject=args.subject,
-            body=body,
-            kind=args.kind,
-            thread=args.thread,
-            reply_to=args.reply_to,
-            refs=args.ref,
-            known_agents=names,
-        )
-    except board.BoardError as error:
-        if problem and str(error).startswith("unknown recipient"):
-            raise board.BoardError(f"{error} (org.toml did not load: {problem})") from None
-        raise
+    message, hidden = post_as(
+        paths,
+        sender,
+        to=recipients,
+        subject=args.subject,
+        body=body,
+        kind=args.kind,
+        thread=args.thread,
+        reply_to=args.reply_to,
+        refs=args.ref,
+    )
     if hidden:
         print(f"orgtui: redacted {hidden} secret(s) before posting", file=sys.stderr)
     if args.json:
@@ -161,6 +150,25 @@ def cmd_post(args: argparse.Namespace) -> int:
     else:
         print(message.id)
     return 0
+
+
+def post_as(paths: OrgPaths, sender: str, **fields: Any) -> tuple[Message, int]:
+    """Post as ``sender`` (``board.post``'s fields) and say how many secrets were redacted.
+
+    ``orgtui post`` and the ``post`` tool both come here, so a refusal reads the same.
+    """
+    from orgtui import board
+    from orgtui.redact import redact
+
+    _, hidden = redact(fields["subject"] + "\n" + fields["body"])
+    names, problem = known_agents(paths)
+    try:
+        message = board.post(paths, sender=sender, known_agents=names, **fields)
+    except board.BoardError as error:
+        if problem and str(error).startswith("unknown recipient"):
+            raise board.BoardError(f"{error} (org.toml did not load: {problem})") from None
+        raise
+    return message, hidden
 
 
 def known_agents(paths: OrgPaths) -> tuple[list[str], str | None]:
@@ -235,27 +243,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 def cmd_board(args: argparse.Namespace) -> int:
     from orgtui import board
 
-    paths = _paths(args)
-    if args.kind is not None and args.kind not in board.KINDS:
-        raise board.BoardError(f"invalid --kind {args.kind!r}: use one of {', '.join(board.KINDS)}")
-    items = board.list_messages(paths)
-    filtering = args.thread or args.sender or args.kind
-    selected: list[Message | Malformed] = []
-    for item in items:
-        if isinstance(item, board.Message):
-            if args.thread and item.thread != args.thread:
-                continue
-            if args.sender and item.sender != args.sender:
-                continue
-            if args.kind and item.kind != args.kind:
-                continue
-        elif filtering:
-            continue
-        selected.append(item)
-    agents = sorted(board.known_recipients(paths, known_agents(paths)[0]))
-    table = board.delivery_table(
-        paths, [i for i in selected if isinstance(i, board.Message)], agents
-    )
+    selected, table = select(_paths(args), args.thread, args.sender, args.kind)
     if args.json:
         out = [
             message_json(item, delivery=table[item.id])
@@ -269,13 +257,59 @@ def cmd_board(args: argparse.Namespace) -> int:
         _print_rich(selected, table)
         return 0
     for item in selected:
-        if isinstance(item, board.Message):
-            marks = " ".join(f"{name}:{state}" for name, state in table[item.id].items())
-            print(f"{item.id}  {item.kind:<9} {item.sender} -> {','.join(item.to)}  ", end="")
-            print(f"{item.subject}  [{marks}]")
-        else:
-            print(f"{item.path.name}  MALFORMED: {item.reason}")
+        print(plain_line(item, table))
     return 0
+
+
+def select(
+    paths: OrgPaths,
+    thread: str | None = None,
+    sender: str | None = None,
+    kind: str | None = None,
+) -> tuple[list[Message | Malformed], dict[str, dict[str, str]]]:
+    """The board's items that pass the filters (malformed files only unfiltered), and each
+    message's delivery marks."""
+    from orgtui import board
+
+    if kind is not None and kind not in board.KINDS:
+        raise board.BoardError(f"invalid --kind {kind!r}: use one of {', '.join(board.KINDS)}")
+    items = board.list_messages(paths)
+    filtering = thread or sender or kind
+    selected: list[Message | Malformed] = []
+    for item in items:
+        if isinstance(item, board.Message):
+            if thread and item.thread != thread:
+                continue
+            if sender and item.sender != sender:
+                continue
+            if kind and item.kind != kind:
+                continue
+        elif filtering:
+            continue
+        selected.append(item)
+    agents = sorted(board.known_recipients(paths, known_agents(paths)[0]))
+    table = board.delivery_table(
+        paths, [i for i in selected if isinstance(i, board.Message)], agents
+    )
+    return selected, table
+
+
+def plain_line(item: Message | Malformed, table: dict[str, dict[str, str]]) -> str:
+    """One board item as ``orgtui board`` prints it into a pipe."""
+    from orgtui import board
+
+    if not isinstance(item, board.Message):
+        return f"{item.path.name}  MALFORMED: {item.reason}"
+    marks = " ".join(f"{name}:{state}" for name, state in table[item.id].items())
+    return (
+        f"{item.id}  {item.kind:<9} {item.sender} -> {','.join(item.to)}  {item.subject}  [{marks}]"
+    )
+
+
+def board_lines(paths: OrgPaths, thread: str | None = None) -> list[str]:
+    """The board (or one thread) as plain lines, oldest first: the ``board`` tool's view."""
+    selected, table = select(paths, thread)
+    return [plain_line(item, table) for item in selected]
 
 
 def _print_rich(items: list[Message | Malformed], table_rows: dict[str, dict[str, str]]) -> None:

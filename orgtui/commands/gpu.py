@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from orgtui.commands import add_parser, load_org
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from orgtui.config import OrgConfig
     from orgtui.gpu import GpuSample
 
@@ -85,12 +87,23 @@ def cmd_gpus(args: argparse.Namespace) -> int:
     return 0
 
 
-def render(sample: GpuSample, origin: str) -> None:
+def render_text(sample: GpuSample, origin: str) -> str:
+    """``orgtui gpus`` as it prints into a pipe (the ``gpus`` tool)."""
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    render(sample, origin, Console(file=out, width=160))
+    return out.getvalue()
+
+
+def render(sample: GpuSample, origin: str, console: Console | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()  # names and sources come from sample files: Text, never markup
+    console = console or Console()  # names and sources come from sample files: Text, never markup
     title = f"GPUs — {sample.source}" + (
         " (recorded trace, not this machine)" if sample.source == "replay" else ""
     )

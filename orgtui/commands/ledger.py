@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from orgtui.commands import add_parser, org_root
 
@@ -155,17 +155,37 @@ def cmd_ledger(args: argparse.Namespace) -> int:
         print(json.dumps(data, allow_nan=False))
         return 0
     if not rows:
-        print("no runs yet: start one with `orgtui run --variant NAME -- CMD`")
+        print(NO_RUNS)
         return 0
     _print_table(ledger.baseline, rows, ledger.compute_unit)
     return 0
+
+
+NO_RUNS = "no runs yet: start one with `orgtui run --variant NAME -- CMD`"
+
+
+def ledger_text(paths: OrgPaths) -> str:
+    """The ledger's table as ``orgtui ledger`` prints it into a pipe (the ``ledger`` tool)."""
+    import io
+
+    from orgtui.ledger import Ledger
+
+    ledger = Ledger.load(paths)
+    rows = ledger.table()
+    if not rows:
+        return NO_RUNS
+    out = io.StringIO()
+    _print_table(ledger.baseline, rows, ledger.compute_unit, file=out)
+    return out.getvalue()
 
 
 def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
-def _print_table(baseline: str | None, rows: list[VariantRow], unit: str = "GPU") -> None:
+def _print_table(
+    baseline: str | None, rows: list[VariantRow], unit: str = "GPU", file: IO[str] | None = None
+) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -195,7 +215,8 @@ def _print_table(baseline: str | None, rows: list[VariantRow], unit: str = "GPU"
             Text(", ".join(row.flags)),
         )
     # Piped (an agent's tool call, a log): wide enough that no number is cut.
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    wide = file is None and sys.stdout.isatty()
+    Console(file=file, width=None if wide else 160).print(table)
 
 
 def report_json(report: Report) -> dict[str, Any]:

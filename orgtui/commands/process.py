@@ -60,21 +60,17 @@ def cmd_standup(args: argparse.Namespace) -> int:
 
 def cmd_propose(args: argparse.Namespace) -> int:
     from orgtui import process
-    from orgtui.ledger import Ledger, LedgerError
 
-    config = load_org(args)
-    baseline = args.baseline or Ledger.load(config.paths).baseline
-    if not baseline:
-        raise LedgerError("no baseline: pass --baseline VARIANT or set one with `orgtui baseline`")
     sender = args.as_ or os.environ.get("ORGTUI_AGENT") or "human"
-    proposal = process.Proposal(
-        hypothesis=args.hypothesis,
+    message = process.propose_as(
+        load_org(args),
+        sender,
         variant=args.variant,
-        baseline=baseline,
+        hypothesis=args.hypothesis,
+        baseline=args.baseline,
         seeds=args.seeds,
         budget_flops=args.budget_flops,
     )
-    message = process.propose(config, sender, proposal)
     print(f"proposal {message.id}: run it with `orgtui run --proposal {message.id} ...`")
     return 0
 

@@ -50,7 +50,7 @@ def test_builtin_agent_in_tmux_posts_runs_bash_and_takes_typed_input(
         [
             anthropic_message(
                 a_text("Telling bob."),
-                a_tool("t1", "post_message", {"to": "sam", "subject": "hello", "body": "hi sam"}),
+                a_tool("t1", "post", {"to": "sam", "subject": "hello", "body": "hi sam"}),
             ),
             anthropic_message(a_tool("t2", "bash", {"command": "echo made > out.txt; echo ok"})),
             anthropic_message(a_text("All done.")),
@@ -106,7 +106,7 @@ def test_builtin_agent_in_tmux_posts_runs_bash_and_takes_typed_input(
     # The model was reached with the key from the environment.
     headers = server.requests[0]["headers"]
     assert PLANTED_ANTHROPIC in (headers.get("x-api-key"), headers.get("authorization", "")[7:])
-    # post_message reached the board; bash ran in the worktree; results went back.
+    # post reached the board; bash ran in the worktree; results went back.
     posted = [m for m in board.messages(org.paths) if m.sender == "ada"]
     assert [(m.to, m.subject, m.body.strip()) for m in posted] == [(("sam",), "hello", "hi sam")]
     assert (worktree / "out.txt").read_text() == "made\n"
@@ -168,7 +168,7 @@ def test_openai_responses_tool_loop(
             openai_response(
                 o_call("c1", "edit_file", {"path": "notes.txt", "old": "beta", "new": "gamma"})
             ),
-            openai_response(o_call("c2", "read_inbox", {})),
+            openai_response(o_call("c2", "inbox", {})),
             openai_response(o_text("Edited.")),
         ]
     )

@@ -56,8 +56,9 @@ def test_claude_code_walks_through_its_states_posts_and_resumes(
             )
             system = json.dumps(main[0]["system"])
             assert "You are ada, a researcher in lab" in system  # the role prompt
-            assert "Start by reading your mail with `orgtui inbox`" in text_of(
-                _last_user(main[0])["content"]
+            assert (
+                "Start by reading your mail with the `inbox` tool (or `orgtui inbox`)"
+                in text_of(_last_user(main[0])["content"])
             )
             model.release()
             # Bash needs approval: the hook says waiting until a key is pressed in the pane.

@@ -59,7 +59,7 @@ def test_codex_walks_through_its_states_posts_and_resumes(
             )
             first = json.dumps(main[0]["input"])
             assert "You are ada, a researcher in lab" in first  # developer_instructions
-            assert "Start by reading your mail with `orgtui inbox`" in first
+            assert "Start by reading your mail with the `inbox` tool (or `orgtui inbox`)" in first
             model.release()
             # Escalation needs approval: the pane shows the dialog, the state is waiting.
             org.wait_state("waiting")
