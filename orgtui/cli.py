@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "orgtui.commands.doctor",
     "orgtui.commands.board",
     "orgtui.commands.ledger",
+    "orgtui.commands.spend",
     "orgtui.commands.queue",
     "orgtui.commands.adopt",
     "orgtui.commands.gpu",

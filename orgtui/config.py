@@ -22,6 +22,8 @@ from typing import Any
 from orgtui.errors import OrgtuiError
 from orgtui.names import MAX_NAME_LENGTH, RESERVED_AGENT_NAMES, WALL_PREFIX, is_valid_name
 from orgtui.paths import CONFIG_NAME, OrgPaths
+from orgtui.spend.amounts import MAX_HOURS, MAX_MONEY, MAX_TOKENS
+from orgtui.spend.prices import DEFAULT_PRICES, MAX_MODEL_NAME, Price, price_problem
 
 BACKENDS = ("claude", "codex", "builtin", "scripted", "shell", "command")
 LAYOUTS = ("windows", "grid")
@@ -52,8 +54,11 @@ WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "compute.slurm.max_jobs": (1, 10_000),
     "discipline.min_seeds": (1, 64),
     "discipline.matched_seeds": (1, 64),
+    "budget.tokens": (1, MAX_TOKENS),
 }
 """The whole-number settings' ranges (an agent's ``gpu`` for every ``agent[N]``)."""
+BUDGET_ACTIONS = ("suspend", "park")
+"""What the supervisor does to an agent whose budget is spent."""
 MAX_GPU_SAMPLES = 1_000_000
 """``gpu.history / gpu.sample_every`` at most: the sample ring lives in memory."""
 
@@ -215,6 +220,34 @@ class DisciplineSpec:
 
 
 @dataclass(frozen=True)
+class BudgetLimits:
+    """Limits on spend, each None when not set: money, tokens (all kinds), GPU-hours."""
+
+    money: float | None = None
+    tokens: int | None = None
+    gpu_hours: float | None = None
+    """CPU-hours on a machine without GPUs, as the ledger counts them."""
+
+    def set(self) -> dict[str, float]:
+        """The limits that are set, by unit."""
+        units = ("money", "tokens", "gpu_hours")
+        return {unit: getattr(self, unit) for unit in units if getattr(self, unit) is not None}
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """``[budget]``: the org's limits, each agent's own, and what is done at 100%."""
+
+    org: BudgetLimits = field(default_factory=BudgetLimits)
+    agents: Mapping[str, BudgetLimits] = field(default_factory=dict)
+    action: str = "suspend"
+
+    @property
+    def active(self) -> bool:
+        return bool(self.org.set()) or any(limits.set() for limits in self.agents.values())
+
+
+@dataclass(frozen=True)
 class OrgConfig:
     """A whole validated ``org.toml``."""
 
@@ -233,6 +266,9 @@ class OrgConfig:
     discipline: DisciplineSpec = field(default_factory=DisciplineSpec)
     keys: Mapping[str, str] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    prices: Mapping[str, Price] = field(default_factory=dict)
+    """``[prices]``: org.toml's prices only (``spend.prices.price_table`` adds the shipped)."""
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
 
     @property
     def root(self) -> Path:
@@ -471,6 +507,8 @@ _TOP_KEYS = (
     "compute",
     "discipline",
     "keys",
+    "prices",
+    "budget",
 )
 _AGENT_KEYS = (
     "name",
@@ -568,6 +606,7 @@ def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
     compute = _compute_section(top.table_of("compute"))
     discipline = _discipline_section(top.table_of("discipline"))
     keys = top.str_table("keys")
+    prices = _prices_section(top.table_of("prices"))
 
     config = OrgConfig(
         file=file,
@@ -585,6 +624,8 @@ def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
         discipline=discipline,
         keys=keys,
         defaults=dict(defaults.table),
+        prices=prices,
+        budget=_budget_section(top.table_of("budget"), agents, prices),
     )
     _check_roles(config)
     return config
@@ -691,6 +732,112 @@ def _discipline_section(table: _Reader) -> DisciplineSpec:
         max_auto_gpu_hours=table.float("max_auto_gpu_hours", 1.0, low=-1e-9, high=1e6),
         idle_minutes=table.float("idle_minutes", 10.0, low=0.0, high=7 * DAY / MINUTE),
         baseline_command=command,
+    )
+
+
+def _quoted_table(table: _Reader, name: str) -> _Reader:
+    """The table under a quoted key (``prices."gpt-5.1"``): its dots are part of the name."""
+    path = f'{table.path}."{name}"'
+    value = table.table[name]
+    if not isinstance(value, dict):
+        raise ConfigError(table.file, path, f"found {_short(value)}; expected a table [{path}]")
+    return _Reader(table.file, value, path)
+
+
+_PRICE_KINDS = ("input", "output", "cache_write", "cache_read")
+_MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
+
+
+def _prices_section(table: _Reader) -> dict[str, Price]:
+    """``[prices."MODEL"]``: money per million tokens; a shipped model may set only some kinds."""
+    prices: dict[str, Price] = {}
+    for model in table.table:
+        if len(model) > MAX_MODEL_NAME or not _MODEL_NAME_RE.fullmatch(model):
+            raise table.fail(
+                model,
+                f"found the model name {_short(model)}; expected a model's name as its API "
+                'spells it, such as [prices."claude-sonnet-4-5"]',
+            )
+        entry = _quoted_table(table, model)
+        entry.only(_PRICE_KINDS)
+        shipped = DEFAULT_PRICES.get(model)
+        values: dict[str, float] = {}
+        for kind in _PRICE_KINDS:
+            if kind not in entry.table:
+                if shipped is None:
+                    raise entry.fail(
+                        kind,
+                        f"missing; a model without a shipped price needs all of "
+                        f"{', '.join(_PRICE_KINDS)} (money per million tokens; 0 if free)",
+                    )
+                values[kind] = getattr(shipped, kind)
+                continue
+            raw = entry.table[kind]
+            problem = price_problem(raw)
+            if problem:
+                raise entry.fail(kind, f"found {_short(raw)}; {problem}")
+            values[kind] = float(raw)
+        prices[model] = Price(**values)
+    return prices
+
+
+def _budget_limits(table: _Reader) -> BudgetLimits:
+    def amount(name: str, high: float) -> float | None:
+        if name not in table.table:
+            return None
+        value = table.table[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise table.fail(name, f"found {_short(value)}; expected a number")
+        if not 0 < value <= high:  # NaN fails every comparison, so it lands here too
+            raise table.fail(
+                name, f"found {_short(value)}; expected a number above 0 and at most {high:g}"
+            )
+        return float(value)
+
+    return BudgetLimits(
+        money=amount("money", MAX_MONEY),
+        tokens=table.int("tokens", None, limits="budget.tokens"),
+        gpu_hours=amount("gpu_hours", MAX_HOURS),
+    )
+
+
+def _budget_section(
+    table: _Reader, agents: list[AgentSpec], prices: Mapping[str, Price]
+) -> BudgetSpec:
+    """``[budget]`` for the org and ``[budget.agent."NAME"]`` for one agent."""
+    names = [spec.name for spec in agents]
+    models = {*DEFAULT_PRICES, *prices, *(spec.model for spec in agents if spec.model)}
+    allowed = ("money", "tokens", "gpu_hours", "action", "agent")
+    for key in table.table:
+        if key not in allowed and (key in names or key in models):
+            what = (
+                f'an agent: write its budget as [budget.agent."{key}"]'
+                if key in names
+                else 'a model: budgets are per agent ([budget.agent."AGENT"]) or for the org'
+            )
+            raise table.fail(key, f"{key!r} is {what}")
+    table.only(allowed)
+    each = table.table_of("agent")
+    limits: dict[str, BudgetLimits] = {}
+    for name in each.table:
+        if name not in names:
+            hint = (
+                f"{name!r} is a model, not an agent: budgets are per agent or for the whole org"
+                if name in models
+                else f"no agent named {name!r} in this org"
+            )
+            raise ConfigError(
+                table.file,
+                f'budget.agent."{name}"',
+                f"{hint}; agents: {', '.join(names) or 'none'}{_suggest(name, names)}",
+            )
+        agent_table = _quoted_table(each, name)
+        agent_table.only(("money", "tokens", "gpu_hours"))
+        limits[name] = _budget_limits(agent_table)
+    return BudgetSpec(
+        org=_budget_limits(table),
+        agents=limits,
+        action=table.choice("action", BUDGET_ACTIONS, "suspend"),
     )
 
 

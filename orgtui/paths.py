@@ -91,6 +91,15 @@ class OrgPaths:
         return self.org_dir / "checkouts"
 
     @property
+    def budget_state(self) -> Path:
+        """Budget limits raised at runtime, and what the supervisor warned and acted on."""
+        return self.org_dir / "budget.json"
+
+    @property
+    def budget_lock(self) -> Path:
+        return self.org_dir / "budget.lock"
+
+    @property
     def gpu_samples(self) -> Path:
         return self.org_dir / "gpu.jsonl"
 
@@ -141,6 +150,10 @@ class OrgPaths:
     def agent_dir(self, agent: str) -> Path:
         """``.org/agents/<agent>/``: status.json, read.json, usage.jsonl, HOME of CLI agents."""
         return self.agents_dir / check_name(agent, "agent name")
+
+    def spend_file(self, agent: str) -> Path:
+        """The seat's model tokens by model, and where its collector has read up to."""
+        return self.agent_dir(agent) / "spend.json"
 
     def worktree(self, agent: str) -> Path:
         return self.worktrees_dir / check_name(agent, "agent name")

@@ -3,8 +3,10 @@
 It prints every step, so the pane reads like a transcript; a person can type a line at any
 time and it enters the conversation as a user turn (after the tool results in flight).
 State goes to status.json (working while the model or a tool runs, idle while waiting for
-input); token usage per call goes to ``.org/agents/<name>/usage.jsonl``. A refused key ends
-the agent with exit code 3 and a status detail starting with ``failed:``.
+input); token usage goes to ``.org/agents/<name>/usage.jsonl``, one line per call (an id,
+the model, uncached input, output with reasoning, cache writes, cache reads), which
+:mod:`orgtui.spend.builtin` reads. A refused key ends the agent with exit code 3 and a
+status detail starting with ``failed:``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import queue
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from orgtui.agentstatus import write_status
@@ -99,6 +102,7 @@ def run_agent(
             return _fail(status, str(error), EXIT_ERROR)
         record = {
             "time": time.time(),
+            "id": uuid.uuid4().hex,
             "provider": spec.provider or "anthropic",
             "model": provider.model,
             **turn.usage,

@@ -47,6 +47,33 @@ class Turn:
     usage: dict[str, int] = field(default_factory=dict)
 
 
+def anthropic_usage(u: Any) -> dict[str, int]:
+    """Messages ``usage``: input_tokens already leaves out the cache writes and reads."""
+    if u is None:
+        return {}
+    return {
+        "input_tokens": u.input_tokens or 0,
+        "output_tokens": u.output_tokens or 0,
+        "cache_write_tokens": getattr(u, "cache_creation_input_tokens", None) or 0,
+        "cache_read_tokens": getattr(u, "cache_read_input_tokens", None) or 0,
+    }
+
+
+def openai_usage(u: Any) -> dict[str, int]:
+    """Responses ``usage``: input_tokens includes the cached tokens, counted apart here;
+    output_tokens already includes the reasoning tokens."""
+    if u is None:
+        return {}
+    details = getattr(u, "input_tokens_details", None)
+    cached = min(getattr(details, "cached_tokens", None) or 0, u.input_tokens or 0)
+    return {
+        "input_tokens": (u.input_tokens or 0) - cached,
+        "output_tokens": u.output_tokens or 0,
+        "cache_write_tokens": 0,
+        "cache_read_tokens": cached,
+    }
+
+
 def _backoff_s() -> float:
     try:
         return float(os.environ.get("ORGTUI_AGENT_BACKOFF_S", "1"))
@@ -136,9 +163,7 @@ class AnthropicProvider:
             for b in response.content
             if b.type == "tool_use"
         )
-        u = response.usage
-        usage = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
-        return Turn(text, calls, usage)
+        return Turn(text, calls, anthropic_usage(response.usage))
 
 
 class OpenAIProvider:
@@ -189,9 +214,7 @@ class OpenAIProvider:
                 )
             elif item.type == "message":
                 texts += [c.text for c in item.content if getattr(c, "type", "") == "output_text"]
-        u = response.usage
-        usage = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens} if u else {}
-        return Turn("".join(texts), tuple(calls), usage)
+        return Turn("".join(texts), tuple(calls), openai_usage(response.usage))
 
 
 def open_provider(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -52,6 +53,8 @@ def record_event(
     if not isinstance(event, dict):
         return None
     paths = OrgPaths(Path(root))
+    if source == "claude" and "transcript_path" in event:
+        _note_transcript(paths, agent, event["transcript_path"])
     if "hook_event_name" in event or source != "codex":
         result = claude_state(event)  # both CLIs' hooks speak this vocabulary
     else:
@@ -66,3 +69,11 @@ def record_event(
             return None
         write_status(paths, agent, state, source=source, detail=redact(detail)[0])
     return state
+
+
+def _note_transcript(paths: OrgPaths, agent: str, transcript: object) -> None:
+    """Where the seat's usage is recorded (the collector reads it); never breaks the hook."""
+    from orgtui.spend.claude import remember_transcript
+
+    with contextlib.suppress(OSError, ValueError):
+        remember_transcript(paths, agent, transcript)

@@ -56,7 +56,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     baseline.add_argument("variant", nargs="?", help="set it (overrides [ledger] baseline)")
     baseline.set_defaults(func=cmd_baseline)
 
-    report = add_parser(subparsers, "report", "the org's progress: best verified gain vs cost")
+    report = add_parser(
+        subparsers,
+        "report",
+        "the org's progress: best verified gain vs cost",
+        epilog="Cost figures: money on model tokens (see `orgtui spend`), the best verified "
+        "gain per dollar of it, and what each verified improvement cost. A verified improvement "
+        "is a variant whose verdict against the baseline is improvement with no flag that "
+        "blocks adoption; it is charged with a share of the spend of the agents whose runs "
+        "make it up (each agent's tokens, money and GPU-hours split equally among the verified "
+        "improvements it took part in), and its own runs' GPU-hours are shown beside it.",
+    )
     report.add_argument("--json", action="store_true")
     report.set_defaults(func=cmd_report)
 
@@ -230,8 +240,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     ledger = Ledger.load(_paths(args))
     report, unit = ledger.report(), ledger.compute_unit
+    from orgtui.spend.report import report_costs, report_lines
+
+    costs = report_costs(_paths(args))
     if args.json:
-        print(json.dumps(report_json(report), allow_nan=False))
+        print(json.dumps(report_json(report) | costs, allow_nan=False))
         return 0
     best = (
         f"{report.best_improvement_bpb:.4f} bpb ({report.best_variant} over {report.baseline})"
@@ -245,6 +258,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         won = f", best {entry['best_variant']} {gain:.4f} bpb" if gain is not None else ""
         runs = f"{entry['runs']} run" + ("" if entry["runs"] == 1 else "s")
         print(f"  {agent}: {runs}, {entry['gpu_hours']:.3f} {unit}-h{won}")
+    for line in report_lines(costs, unit):
+        print(line)
     if report.progress and sys.stdout.isatty():
         _plot(report, unit)
     return 0

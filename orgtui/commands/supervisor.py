@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser = add_parser(subparsers, verb, text)
         parser.add_argument("name", help="agent name")
         parser.set_defaults(func=cmd_attach if verb == "attach" else cmd_op, verb=verb)
+        if verb == "resume":
+            from orgtui.commands.spend import add_raise_option
+
+            add_raise_option(parser)
     grid = add_parser(subparsers, "grid", "switch between a window per agent and tiled walls, live")
     grid.add_argument("--to", choices=("grid", "windows"), help="default: the other layout")
     grid.set_defaults(func=cmd_grid)
@@ -215,6 +219,10 @@ def _check_gpus(config: OrgConfig) -> None:
 def cmd_op(args: argparse.Namespace) -> int:
     from orgtui.supervisor.verbs import Request
 
+    if getattr(args, "raise_budget", None):
+        from orgtui.commands.spend import resume_raising
+
+        return resume_raising(args)
     options: dict[str, Any] = {}
     if args.verb in ("handoff", "spawn"):
         options.update(backend=args.backend)

@@ -47,6 +47,8 @@ SAVE_RETRY_MAX_S = 30.0
 NUDGE_STATES = (SeatStatus.IDLE, SeatStatus.WAITING)
 IDLE_CHECK_S = 30.0
 """How often the GPU sample ring is read for GPUs idle long enough to tell the chief."""
+USAGE_EVERY_S = 2.0
+"""How often every seat's new token usage is collected into its spend.json."""
 
 
 class SupervisorRunning(OrgtuiError):
@@ -71,8 +73,12 @@ class Supervisor:
         self.scheduler: Any = None
         self.idle: Any = None
         self.next_idle_check = 0.0
+        self.usage: Any = None
+        self.next_usage = 0.0
         self.tick_times: list[float] = []
         self.gpu_sampler: Any = None
+        self.budget: Any = None
+        self.budget_failures = Repeats()
         self._table: procs.ProcessTable | None = None
         self._guess: dict[str, tuple[int | None, float, str]] = {}
         self._seen: dict[str, tuple[float, str]] = {}
@@ -131,6 +137,8 @@ class Supervisor:
         finally:
             server.close()
             with self.lock:
+                self.next_usage = 0.0  # the last turns before a `down` count too
+                self._collect_usage(time.time())
                 self.org.state.supervisor.pid = None
                 self.save(time.time())
             self._log(f"supervisor {os.getpid()} stopped")
@@ -184,6 +192,8 @@ class Supervisor:
         self._schedule(now)
         self._idle_gpus(now)
         self._processes(now)
+        self._collect_usage(now)  # first: the budgets judge the newest totals
+        self._budgets(now)
         due = self.dirty or now - self.last_save >= HEARTBEAT_EVERY_S
         if due and now >= self.next_save_try:
             self.org.state.supervisor.heartbeat = now
@@ -396,6 +406,50 @@ class Supervisor:
         post_system(self.org, "idle GPUs", text, to=tuple(chiefs(self.config)) or ("human",))
         with contextlib.suppress(OSError):
             atomic_write_json(self.paths.idle_notice, self.idle.state())
+
+    def _collect_usage(self, now: float) -> None:
+        """Every seat's new token usage into its spend.json (each file's new lines only, after
+        a stat); a failure is logged, never fatal."""
+        if now < self.next_usage:
+            return
+        self.next_usage = now + USAGE_EVERY_S
+        try:
+            from orgtui.spend.usage import UsageCollector
+
+            if self.usage is None:
+                self.usage = UsageCollector(self.paths, self._log)
+            self.usage.collect(list(self.org.state.seats))
+        except Exception as error:
+            self._log(f"usage collection failed: {error!r}")
+
+    def _budgets(self, now: float) -> None:
+        """Budgets (``spend.budget``): a warning at 80%, the agent stopped through the verb
+        table at 100%; a failure is logged, never fatal."""
+        if not self.config.budget.active:
+            return
+        if self.budget is None:
+            from orgtui.spend.budget import BudgetWatch
+
+            self.budget = BudgetWatch(self.config)
+        seats = {name: str(seat(self.org, name).status) for name in seat_names(self.org)}
+        try:
+            lines = self.budget.tick(now, seats, self._budget_stop, self._budget_post)
+        except Exception as error:
+            self._failed(self.budget_failures, f"budget check failed: {error!r}")
+            return
+        self.budget_failures.clear()
+        for line in lines:
+            self._log(line)
+
+    def _budget_stop(self, name: str, verb: str) -> None:
+        """``suspend`` or ``park`` as ``orgtui suspend`` runs it, here under the tick's lock."""
+        reply = verbs.dispatch(self.org, verbs.Request(verb, name))
+        if not reply.ok:
+            raise OrgtuiError(reply.error)
+        self.dirty = True
+
+    def _budget_post(self, subject: str, body: str, to: tuple[str, ...]) -> None:
+        post_system(self.org, subject, body, to)
 
     def _gpu_count(self) -> int | None:
         """How many GPUs the ``[gpu]`` source reports; None without a source to ask."""
