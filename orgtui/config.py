@@ -141,10 +141,25 @@ class WorktreeSpec:
 
 @dataclass(frozen=True)
 class LedgerSpec:
-    """``[ledger]``: the baseline variant and the significance level of verdicts."""
+    """``[ledger]``: the baseline variant, the significance level of verdicts, and what is
+    measured: the eval metric, which way is better and the compute axis (the task's)."""
 
     baseline: str | None = None
     alpha: float = 0.05
+    metric: str = "val_bpb"
+    direction: str = "min"
+    cost: str = "flops"
+
+
+METRIC_DIRECTIONS = ("min", "max")
+"""``[ledger] direction``: ``min`` when lower is better (bpb, loss), ``max`` (accuracy)."""
+COST_UNITS = ("flops", "gpu_seconds", "wall_seconds")
+"""``[ledger] cost``: the compute axis variants are matched on."""
+METRIC_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+RESERVED_METRICS = frozenset(
+    {"event", "step", "tokens", "flops", "time", "elapsed_s", "seed", "wall_s", "status"}
+)
+"""Keys of an eval line that are not a metric: the ledger reads them as step and compute."""
 
 
 @dataclass(frozen=True)
@@ -594,12 +609,7 @@ def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
             )
     worktree = WorktreeSpec(copy=copies, setup=worktree_table.str("setup"))
 
-    ledger_table = top.table_of("ledger")
-    ledger_table.only(("baseline", "alpha"))
-    ledger = LedgerSpec(
-        baseline=ledger_table.name("baseline"),
-        alpha=ledger_table.float("alpha", 0.05, low=0.0, high=0.5),
-    )
+    ledger = _ledger_section(top.table_of("ledger"))
 
     gpu = _gpu_section(top.table_of("gpu"))
     supervisor = _supervisor_section(top.table_of("supervisor"))
@@ -629,6 +639,25 @@ def _build(data: Mapping[str, Any], file: Path) -> OrgConfig:
     )
     _check_roles(config)
     return config
+
+
+def _ledger_section(table: _Reader) -> LedgerSpec:
+    table.only(("baseline", "alpha", "metric", "direction", "cost"))
+    metric = table.str("metric", "val_bpb") or ""
+    if not METRIC_RE.fullmatch(metric) or metric in RESERVED_METRICS:
+        raise table.fail(
+            "metric",
+            f"found {_short(metric)}; expected the eval key the trainer writes, such as "
+            '"val_bpb" or "val_acc" (lowercase letters, digits and _, starting with a letter; '
+            f"not one of {', '.join(sorted(RESERVED_METRICS))})",
+        )
+    return LedgerSpec(
+        baseline=table.name("baseline"),
+        alpha=table.float("alpha", 0.05, low=0.0, high=0.5),
+        metric=metric,
+        direction=table.choice("direction", METRIC_DIRECTIONS, "min"),
+        cost=table.choice("cost", COST_UNITS, "flops"),
+    )
 
 
 def _gpu_section(table: _Reader) -> GpuSpec:

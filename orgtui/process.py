@@ -150,11 +150,11 @@ def _ledger_lines(config: OrgConfig) -> list[str]:
         return ["no runs yet"]
     out = [f"baseline: {ledger.baseline or 'none set'}"]
     for row in rows:
-        bpb = f"{row.mean_bpb:.4f}" if row.mean_bpb is not None else "—"
+        value = f"{ledger.measure.label} {ledger.measure.value_text(row.mean, None)}"
         verdict = "baseline" if row.variant == ledger.baseline else (row.verdict or "—")
         flags = f" [{', '.join(row.flags)}]" if row.flags else ""
         who = f" by {', '.join(row.agents)}" if row.agents else ""
-        out.append(f"- {row.variant}{who}: {row.n_seeds} seeds, bpb {bpb}, {verdict}{flags}")
+        out.append(f"- {row.variant}{who}: {row.n_seeds} seeds, {value}, {verdict}{flags}")
     return out
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from orgtui.ledger import Report, VariantRow
+    from orgtui.ledger.measure import Measure
     from orgtui.paths import OrgPaths
     from orgtui.queue.jobs import Job
 
@@ -42,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- the training command")
     run.set_defaults(func=cmd_run)
 
-    compare = add_parser(subparsers, "compare", "compare variant B against A at matched FLOPs")
+    compare = add_parser(
+        subparsers, "compare", "compare variant B against A at matched compute ([ledger] cost)"
+    )
     compare.add_argument("a", metavar="A", help="reference variant (usually the baseline)")
     compare.add_argument("b", metavar="B", help="candidate variant")
     compare.add_argument("--json", action="store_true")
@@ -149,10 +152,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def row_json(row: VariantRow) -> dict[str, Any]:
+def row_json(row: VariantRow, measure: Measure | None = None) -> dict[str, Any]:
+    """A row's generic keys, and the original ``mean_bpb``/``sd_bpb``/``at_flops`` when the
+    measure (by default val bpb at matched FLOPs) still gives them."""
     from dataclasses import asdict
 
-    return asdict(row) | {"flags": list(row.flags), "agents": list(row.agents)}
+    from orgtui.ledger.measure import DEFAULT
+    from orgtui.ledger.verdicts import aliases
+
+    measure = measure or DEFAULT
+
+    extra = {"flags": list(row.flags), "agents": list(row.agents)}
+    return asdict(row) | aliases(measure, row) | extra
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
@@ -161,13 +172,14 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     ledger = Ledger.load(_paths(args))
     rows = ledger.table()
     if args.json:
-        data = {"baseline": ledger.baseline, "variants": [row_json(r) for r in rows]}
-        print(json.dumps(data, allow_nan=False))
+        variants = [row_json(r, ledger.measure) for r in rows]
+        data = {"baseline": ledger.baseline} | ledger.measure.to_json()
+        print(json.dumps(data | {"variants": variants}, allow_nan=False))
         return 0
     if not rows:
         print(NO_RUNS)
         return 0
-    _print_table(ledger.baseline, rows, ledger.compute_unit)
+    _print_table(ledger.baseline, rows, ledger.compute_unit, measure=ledger.measure)
     return 0
 
 
@@ -185,7 +197,7 @@ def ledger_text(paths: OrgPaths) -> str:
     if not rows:
         return NO_RUNS
     out = io.StringIO()
-    _print_table(ledger.baseline, rows, ledger.compute_unit, file=out)
+    _print_table(ledger.baseline, rows, ledger.compute_unit, file=out, measure=ledger.measure)
     return out.getvalue()
 
 
@@ -194,31 +206,37 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _print_table(
-    baseline: str | None, rows: list[VariantRow], unit: str = "GPU", file: IO[str] | None = None
+    baseline: str | None,
+    rows: list[VariantRow],
+    unit: str = "GPU",
+    file: IO[str] | None = None,
+    measure: Measure | None = None,
 ) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from orgtui.ledger.measure import DEFAULT
     from orgtui.ledger.verdicts import VERDICT_STYLE
 
+    measure = measure or DEFAULT
     table = Table(title=f"ledger (baseline: {baseline or 'none set'})")
-    for column in ("variant", "seeds", "bpb (mean ± sd)", "at FLOPs", "tokens", "FLOPs"):
+    metric, cost = f"{measure.heading} (mean ± sd)", measure.cost_column
+    for column in ("variant", "seeds", metric, f"at {cost}", "tokens", cost):
         table.add_column(column, justify="left" if column == "variant" else "right")
     hours = f"{unit}-h"
     for column in (hours, "wall", "verdict", "flags"):
         table.add_column(column, justify="right" if column in (hours, "wall") else "left")
     for row in rows:
-        bpb = _fmt(row.mean_bpb, ".4f") + (f" ± {row.sd_bpb:.4f}" if row.sd_bpb else "")
         verdict = "baseline" if row.variant == baseline else (row.verdict or "—")
         colour = VERDICT_STYLE.get(row.verdict or "", "bold" if row.variant == baseline else "")
         table.add_row(  # names and flags as Text: no "[" in them is ever read as markup
             Text(row.variant),
             str(row.n_seeds),
-            bpb,
-            _fmt(row.at_flops, ".3g"),
+            measure.value_text(row.mean, row.sd),
+            _fmt(row.at_cost, ".3g"),
             f"{row.tokens:,}",
-            f"{row.flops:.3g}",
+            f"{row.cost:.3g}",
             f"{row.gpu_hours:.2f}",
             f"{row.wall_s:.0f}s",
             Text(verdict, style=colour),
@@ -230,16 +248,30 @@ def _print_table(
 
 
 def report_json(report: Report) -> dict[str, Any]:
+    """The report's generic keys (``best_gain``: positive is better, in the metric); for val
+    bpb also the original ``best_improvement_bpb``, here and per agent."""
     from dataclasses import asdict
 
-    return asdict(report) | {"progress": [list(p) for p in report.progress]}
+    data = asdict(report)
+    data.pop("measure")
+    bpb = report.measure.metric == "val_bpb"
+    per_agent = {
+        agent: entry | ({"best_improvement_bpb": entry["best_gain"]} if bpb else {})
+        for agent, entry in report.per_agent.items()
+    }
+    return (
+        report.measure.to_json()
+        | data
+        | ({"best_improvement_bpb": report.best_gain} if bpb else {})
+        | {"per_agent": per_agent, "progress": [list(p) for p in report.progress]}
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from orgtui.ledger import Ledger
 
     ledger = Ledger.load(_paths(args))
-    report, unit = ledger.report(), ledger.compute_unit
+    report, unit, measure = ledger.report(), ledger.compute_unit, ledger.measure
     from orgtui.spend.report import report_costs, report_lines
 
     costs = report_costs(_paths(args))
@@ -247,15 +279,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(json.dumps(report_json(report) | costs, allow_nan=False))
         return 0
     best = (
-        f"{report.best_improvement_bpb:.4f} bpb ({report.best_variant} over {report.baseline})"
-        if report.best_improvement_bpb is not None
+        f"{measure.gain_text(report.best_gain)} ({report.best_variant} over {report.baseline})"
+        if report.best_gain is not None
         else "none verified yet"
     )
     print(f"best verified improvement: {best}")
     print(f"spent: {report.gpu_hours:.3f} {unit}-hours, {report.wall_s / 60:.1f} min wall time")
     for agent, entry in sorted(report.per_agent.items()):
-        gain = entry["best_improvement_bpb"]
-        won = f", best {entry['best_variant']} {gain:.4f} bpb" if gain is not None else ""
+        gain = entry["best_gain"]
+        won = (
+            f", best {entry['best_variant']} {measure.gain_text(gain)}" if gain is not None else ""
+        )
         runs = f"{entry['runs']} run" + ("" if entry["runs"] == 1 else "s")
         print(f"  {agent}: {runs}, {entry['gpu_hours']:.3f} {unit}-h{won}")
     for line in report_lines(costs, unit):
@@ -270,7 +304,7 @@ def _plot(report: Report, unit: str) -> None:
 
     plt.clear_figure()
     plt.plot([p[0] for p in report.progress], [p[2] for p in report.progress], marker="braille")
-    plt.title(f"best verified improvement (bpb) vs {unit}-hours")
+    plt.title(f"best verified improvement ({report.measure.label}) vs {unit}-hours")
     plt.xlabel(f"{unit}-hours")
     plt.plotsize(min(100, plt.terminal_width() or 80), 15)
     plt.show()

@@ -235,13 +235,16 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def _compare_with_original(paths: OrgPaths, original: str, rerun: str) -> None:
-    """The two final bpbs side by side: the point of a rerun."""
+    """The two final values of the task's metric side by side: the point of a rerun."""
+    from orgtui.ledger.measure import measure_of
     from orgtui.ledger.runs import load_run
 
-    old = load_run(paths.run_dir(original)).final_val_bpb
-    new = load_run(paths.run_dir(rerun)).final_val_bpb
+    measure = measure_of(paths)
+    key = measure.final_key
+    old = load_run(paths.run_dir(original), measure).final_value
+    new = load_run(paths.run_dir(rerun), measure).final_value
     if old is None or new is None:
-        print(f"rerun {rerun}: final_val_bpb {new} (original {original}: {old})")
+        print(f"rerun {rerun}: {key} {new} (original {original}: {old})")
         return
     same = "identical" if new == old else f"differs by {new - old:+.6g}"
-    print(f"rerun {rerun}: final_val_bpb {new:.6f} vs {old:.6f} of {original}: {same}")
+    print(f"rerun {rerun}: {key} {new:.6f} vs {old:.6f} of {original}: {same}")

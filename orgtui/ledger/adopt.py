@@ -35,7 +35,8 @@ BLOCKING_FLAGS: dict[str, str] = {
     "no_baseline": "a baseline: runs of the baseline variant (`orgtui baseline NAME`, then run it)",
     "dirty_tree": "clean runs: commit your changes, then run the seeds again from the commit",
     "config_drift": "one config for every seed: rerun the seeds with the same settings",
-    "invalid_metrics": "valid metrics: a run reported an impossible bpb; fix the trainer, rerun",
+    "invalid_metrics": "valid metrics: a run reported an impossible result (a negative bpb); "
+    "fix the trainer, rerun",
     "bad_values": "runs without dropped values (NaN or out of range): fix the trainer, rerun",
     "still_running": "finished runs: wait for the running seeds to end",
     "no_seed_variance": "seeds that differ: the seeds gave identical results; make the trainer "

@@ -7,7 +7,8 @@ needs, within the ``[discipline]`` limits:
   ``min_seeds`` baseline seeds there, on the claim's seeds so they pair;
 - ``replicate``: fewer than ``min_seeds`` seeds of the claimed variant: new seeds, same code;
 - ``matched``: the claim and the baseline ran different compute (curves that do not overlap,
-  or ``compute_mismatch``): the shorter side again at the longer side's FLOPs, on its seeds.
+  or ``compute_mismatch``): the shorter side again at the longer side's compute (FLOPs, or
+  seconds on a seconds cost axis), on its seeds.
 
 Planning is pure: the supervisor's scheduler submits the jobs, posts the announcement on the
 claim's thread and, once they are done, posts :func:`final_verdict` there.
@@ -57,7 +58,8 @@ class _Want:
     branch: str | None = None
     snapshot_ref: str | None = None
     dirty: bool = False
-    max_flops: float | None = None
+    max_cost: float | None = None
+    """A matched run's budget on the ledger's cost axis."""
 
 
 @dataclass
@@ -199,17 +201,18 @@ def _baseline(context: _Context, planned: set[int]) -> _Want | None:
 
 
 def _matched(context: _Context, planned: set[int]) -> _Want | None:
-    """The side with less compute, again at the other side's FLOPs, on the other's seeds."""
+    """The side with less compute, again at the other side's cost, on the other's seeds."""
     ledger, variant, baseline = context.ledger, context.variant, context.ledger.baseline
     if baseline is None or not context.usable(baseline) or not context.usable(variant):
         return None
     comparison = ledger.compare(baseline, variant)
     if not _compute_differs(comparison):
         return None
-    finals = {v: _mean_flops(context.usable(v)) for v in (baseline, variant)}
+    finals = {v: _mean_cost(context.usable(v)) for v in (baseline, variant)}
     if not all(math.isfinite(f) and f > 0 for f in finals.values()):
         context.skipped.append(
-            f"matched run of {variant} and {baseline}: their final FLOPs are unknown"
+            f"matched run of {variant} and {baseline}: their final "
+            f"{ledger.measure.cost_label} are unknown"
         )
         return None
     short, long = sorted((baseline, variant), key=finals.__getitem__)
@@ -239,7 +242,7 @@ def _matched(context: _Context, planned: set[int]) -> _Want | None:
         branch=branch,
         snapshot_ref=snapshot,
         dirty=dirty,
-        max_flops=finals[long],
+        max_cost=finals[long],
     )
 
 
@@ -297,8 +300,8 @@ def _new_seeds(used: set[int], count: int) -> list[int]:
     return seeds
 
 
-def _mean_flops(runs: list[Run]) -> float:
-    values = [r.flops for r in runs]
+def _mean_cost(runs: list[Run]) -> float:
+    values = [r.cost for r in runs]
     return stats.mean(values) if values else math.nan
 
 
@@ -310,10 +313,10 @@ def _mean_hours(runs: Iterable[Run]) -> float | None:
 
 def _hours(ledger: Ledger, runs: list[Run], scale_to: float | None = None) -> float:
     """A job's estimated GPU-hours: the mean of the runs it copies (scaled to ``scale_to``
-    FLOPs), else the mean of every finished run, else 0."""
+    on the cost axis), else the mean of every finished run, else 0."""
     own = _mean_hours(runs)
     if own is not None and scale_to is not None:
-        ratio = scale_to / _mean_flops(runs) if _mean_flops(runs) > 0 else math.nan
+        ratio = scale_to / _mean_cost(runs) if _mean_cost(runs) > 0 else math.nan
         own = own * ratio if math.isfinite(ratio) and ratio > 0 else None
     if own is not None and math.isfinite(own):
         return own
@@ -351,6 +354,8 @@ def _within_budget(
 
 def _job(want: _Want, seed: int, context: _Context) -> Job:
     first = context.claim[0]
+    unit = context.ledger.measure.cost
+    flops = unit == "flops"
     return Job(
         id=new_job_id(),
         variant=want.variant,
@@ -366,7 +371,9 @@ def _job(want: _Want, seed: int, context: _Context) -> Job:
         priority=PRIORITY[JobKind.CONTROL],
         batch=control_batch(first.batch),
         thread=first.thread or first.variant,
-        max_flops=want.max_flops,
+        max_flops=want.max_cost if flops else None,
+        max_cost=want.max_cost if not flops else None,
+        cost_unit=unit if want.max_cost is not None and not flops else None,
         reason=want.reason,
     )
 

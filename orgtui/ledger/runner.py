@@ -3,7 +3,8 @@
 Each seed is a job in the queue (:mod:`orgtui.queue`) with a run id and a directory under
 ``.org/runs/``; :func:`run_job` runs one, whether a queue worker does it or ``orgtui run`` itself.
 The trainer learns both from ``ORGTUI_RUN_ID`` / ``ORGTUI_RUN_DIR`` (with ``ORGTUI_VARIANT``,
-``ORGTUI_SEED`` and, for a matched-compute control, ``ORGTUI_MAX_FLOPS``). The runner records
+``ORGTUI_SEED`` and, for a matched-compute control, ``ORGTUI_MAX_FLOPS``, or on a seconds cost
+axis ``ORGTUI_MAX_COST`` in ``ORGTUI_COST_UNIT``). The runner records
 what the trainer cannot know (the command, the exact code, the proposal, its own exit code)
 in ``run.json``, streams the output (secrets redacted) to ``output.log`` (and the terminal),
 and when all seeds are done the verdict is posted to the board.
@@ -161,7 +162,12 @@ def trainer_env(paths: OrgPaths, job: Job, run_dir: Path) -> dict[str, str]:
         "ORGTUI_SEED": str(job.seed),
         "ORGTUI_ROOT": str(paths.root),
     }
-    for key, value in (("ORGTUI_AGENT", job.agent), ("ORGTUI_MAX_FLOPS", job.max_flops)):
+    for key, value in (
+        ("ORGTUI_AGENT", job.agent),
+        ("ORGTUI_MAX_FLOPS", job.max_flops),
+        ("ORGTUI_MAX_COST", job.max_cost),
+        ("ORGTUI_COST_UNIT", job.cost_unit if job.max_cost is not None else None),
+    ):
         if value is None:
             env.pop(key, None)
         else:
@@ -193,6 +199,8 @@ def run_meta(job: Job) -> dict[str, Any]:
     }
     if job.max_flops is not None:
         meta["max_flops"] = job.max_flops
+    if job.max_cost is not None:
+        meta["max_cost"], meta["cost_unit"] = job.max_cost, job.cost_unit
     return meta
 
 

@@ -7,9 +7,16 @@ negative FLOPs, random bytes. None of that may break the ledger, the TUI or the 
 so every problem becomes a field of the :class:`Run` instead of an exception:
 
 - a value that is not a finite number, or lies outside what its metric can take
-  (:data:`RANGES`), is read as missing and named in ``Run.problems``;
-- an impossible *result* (a negative bpb) also sets ``Run.invalid``: the trainer's
-  measurement is broken, so the run never counts towards a verdict.
+  (:data:`RANGES`; the eval metric's from :meth:`Measure.bounds`), is read as missing and
+  named in ``Run.problems``;
+- an impossible *result* (a negative bpb: a metric whose range is known) also sets
+  ``Run.invalid``: the trainer's measurement is broken, so the run never counts towards a
+  verdict.
+
+What is read as the result and the compute is the org's :class:`Measure` (``[ledger]``):
+the eval metric, and the cost axis each eval is placed on: its ``flops``, or the seconds
+since the run started (``elapsed_s``, else ``time`` minus run_start's), times the run's GPUs
+for ``gpu_seconds``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from orgtui.ledger.measure import DEFAULT, Measure, measure_of
 from orgtui.names import is_valid_name
 from orgtui.paths import OrgPaths
 from orgtui.procs import pid_alive
@@ -49,10 +57,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "seed": (0.0, 2.0**63),
     "gpus": (0.0, 1e6),
     "seconds": (0.0, 1e9),
+    "elapsed_s": (0.0, 1e9),
 }
 """The values each metric can take; the bounds also keep every sum the ledger makes finite."""
-RESULTS = frozenset({"val_bpb", "final_val_bpb"})
-"""Metrics whose impossible values invalidate the run, not just the one reading."""
 
 
 @dataclass(frozen=True)
@@ -74,18 +81,35 @@ class Run:
     flops: float = 0.0
     train: tuple[tuple[int, float, float], ...] = ()
     evals: tuple[tuple[int, float, float], ...] = ()
-    """(step, flops, val_bpb), sorted by FLOPs."""
-    final_val_bpb: float | None = None
+    """(step, cost, metric value), sorted by cost: (step, FLOPs, val bpb) by default."""
+    final_value: float | None = None
+    """``run_end``'s ``final_<metric>``."""
     proposal: str | None = None
     malformed: str | None = None
     problems: tuple[str, ...] = ()
     """Values read as missing: not a finite number, or outside their metric's range."""
     invalid: str | None = None
-    """Why the run's results cannot be trusted (an impossible bpb); None when they can."""
+    """Why the run's results cannot be trusted (an impossible bpb or accuracy); None when they
+    can."""
     command: tuple[str, ...] = ()
     """The command ``orgtui run`` recorded (redacted); empty when unknown."""
     allocation: tuple[float, float] | None = None
     """(GPUs, seconds) of the cluster allocation it ran in (a Slurm job); None elsewhere."""
+    metric: str = DEFAULT.metric
+    cost_unit: str = DEFAULT.cost
+    """The measure the run was read with: what ``evals`` and ``cost`` hold."""
+    seconds: float = 0.0
+    """The largest cost in seconds it reached, with a seconds cost unit (0 with FLOPs)."""
+
+    @property
+    def cost(self) -> float:
+        """The compute it reached on its cost axis: FLOPs, or wall- or GPU-seconds."""
+        return self.flops if self.cost_unit == "flops" else self.seconds
+
+    @property
+    def final_val_bpb(self) -> float | None:
+        """The final val bpb, when that is the metric the run was read with."""
+        return self.final_value if self.metric == "val_bpb" else None
 
     @property
     def finished(self) -> bool:
@@ -125,12 +149,15 @@ class _Reading:
         self._problems: dict[str, None] = {}  # a dict: ordered, and a value read twice once
         self._more = False
         self.invalid: str | None = None
+        self.bounds: dict[str, tuple[float, float, bool]] = {}
+        """Range of each result key (the eval metric, ``final_<metric>``), and whether an
+        impossible value of it invalidates the run."""
 
     @property
     def problems(self) -> tuple[str, ...]:
         return tuple(self._problems) + (("more problems not listed",) if self._more else ())
 
-    def _note(self, problem: str) -> None:
+    def note(self, problem: str) -> None:
         if problem in self._problems or len(self._problems) < MAX_PROBLEMS:
             self._problems[problem] = None
         else:
@@ -145,14 +172,14 @@ class _Reading:
         value = record[key]
         number = _as_float(value)
         if number is None:
-            self._note(f"{where}: {key} {_short(value)} is not a finite number")
+            self.note(f"{where}: {key} {_short(value)} is not a finite number")
             return None
-        low, high = RANGES[metric or key]
+        low, high, known = self.bounds.get(key) or (*RANGES[metric or key], False)
         if low <= number <= high:
             return number
         problem = f"{where}: {key} {_short(value)} is outside {low:g}..{high:g}"
-        self._note(problem)
-        if key in RESULTS and self.invalid is None:
+        self.note(problem)
+        if known and self.invalid is None:
             self.invalid = problem
         return None
 
@@ -165,7 +192,7 @@ class _Reading:
         value = record.get(key)
         if value is None or is_valid_name(value):
             return value
-        self._note(f"{where}: {key} {_short(value)} is not a valid name")
+        self.note(f"{where}: {key} {_short(value)} is not a valid name")
         return None
 
 
@@ -278,9 +305,11 @@ def _command(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def _without_metrics(run_dir: Path, meta: dict[str, Any], reading: _Reading) -> Run:
+def _without_metrics(
+    run_dir: Path, meta: dict[str, Any], reading: _Reading, shape: dict[str, str]
+) -> Run:
     """A run whose command keeps no metrics: its exit code tells how it went."""
-    base = _base(run_dir, meta, reading)
+    base = _base(run_dir, meta, reading) | shape
     if meta.get("interrupted") is True:
         status = "killed"
     elif "exit_code" in meta:
@@ -308,6 +337,57 @@ def _points(
     return points
 
 
+@dataclass(frozen=True)
+class _Clock:
+    """Places a metrics line on a seconds cost axis: seconds since the run started (its own
+    ``elapsed_s``, else its ``time`` minus run_start's), times the run's GPUs."""
+
+    start: float | None
+    gpus: float = 1.0
+
+    def seconds(self, record: dict[str, Any], reading: _Reading, where: str) -> float | None:
+        elapsed = reading.number(record, "elapsed_s", where)
+        if elapsed is None and self.start is not None:
+            now = reading.number(record, "time", where)
+            if now is not None and now < self.start:
+                reading.note(f"{where}: time {now:g} is before the run started")
+            elif now is not None:
+                elapsed = now - self.start
+        return None if elapsed is None else elapsed * self.gpus
+
+
+def _evals(
+    records: list[tuple[int, dict[str, Any]]], measure: Measure, clock: _Clock, reading: _Reading
+) -> list[tuple[int, float, float]]:
+    """(step, cost, metric value) of every eval line whose numbers are usable, by cost. With
+    FLOPs every eval needs its step (nanochat's schema); on a seconds axis a missing step is
+    the eval's position."""
+    points = []
+    for index, (number, record) in enumerate(r for r in records if r[1].get("event") == "eval"):
+        where = f"{METRICS_FILE} line {number}"
+        step = reading.number(record, "step", where)
+        if measure.cost == "flops":
+            cost = reading.number(record, "flops", where)
+        else:
+            cost = clock.seconds(record, reading, where)
+            step = index if step is None else step
+        value = reading.number(record, measure.metric, where)
+        if step is not None and cost is not None and value is not None:
+            points.append((int(step), cost, value))
+    return sorted(points, key=lambda p: (p[1], p[0]))
+
+
+def _largest_seconds(
+    records: list[tuple[int, dict[str, Any]]], clock: _Clock, reading: _Reading
+) -> float | None:
+    values = [
+        clock.seconds(record, reading, f"{METRICS_FILE} line {number}")
+        for number, record in records
+        if record.get("event") in ("train", "eval")
+    ]
+    return max((v for v in values if v is not None), default=None)
+
+
 def _largest(
     records: list[tuple[int, dict[str, Any]]], key: str, reading: _Reading
 ) -> float | None:
@@ -320,9 +400,14 @@ def _largest(
 
 
 def _end(
-    end: tuple[int, dict[str, Any]] | None, meta: dict[str, Any], metrics: Path, reading: _Reading
+    end: tuple[int, dict[str, Any]] | None,
+    meta: dict[str, Any],
+    metrics: Path,
+    reading: _Reading,
+    final_key: str,
 ) -> tuple[str, float | None, float | None]:
-    """Status, wall time and final bpb, from ``run_end`` or, without one, from ``run.json``."""
+    """Status, wall time and final value (``final_key``), from ``run_end`` or, without one,
+    from ``run.json``."""
     if end is None:
         status = _open_status(meta, metrics)
         wall = None
@@ -334,22 +419,39 @@ def _end(
     status = record.get("status")
     status = status if status in ("ok", "crash", "killed") else "crash"
     wall = reading.number(record, "wall_s", where)
-    return status, wall, reading.number(record, "final_val_bpb", where)
+    return status, wall, reading.number(record, final_key, where)
 
 
-def load_run(run_dir: Path) -> Run:
-    """The :class:`Run` recorded in ``run_dir``; never raises for bad content."""
+def _seconds_cost(
+    records: list[tuple[int, dict[str, Any]]],
+    clock: _Clock,
+    wall: float | None,
+    reading: _Reading,
+) -> float:
+    """The largest seconds any line reached, else the run's wall time (on the clock's GPUs)."""
+    largest = _largest_seconds(records, clock, reading)
+    if largest is not None:
+        return largest
+    return wall * clock.gpus if wall is not None else 0.0
+
+
+def load_run(run_dir: Path, measure: Measure = DEFAULT) -> Run:
+    """The :class:`Run` recorded in ``run_dir``, read for ``measure``'s metric and cost axis;
+    never raises for bad content."""
     meta = _read_meta(run_dir)
     metrics = run_dir / METRICS_FILE
     reading = _Reading()
+    low, high, known = measure.bounds()
+    reading.bounds = {key: (low, high, known) for key in (measure.metric, measure.final_key)}
+    shape = {"metric": measure.metric, "cost_unit": measure.cost}
     try:
         records, bad = _read_json_lines(metrics)
     except FileNotFoundError:
-        return _without_metrics(run_dir, meta, reading)
+        return _without_metrics(run_dir, meta, reading, shape)
     except OSError as error:
-        base = _base(run_dir, meta, reading)
+        base = _base(run_dir, meta, reading) | shape
         return Run(**base, status="crash", malformed=f"{metrics}: {error.strerror}")
-    base = _base(run_dir, meta, reading)
+    base = _base(run_dir, meta, reading) | shape
     start = next(((n, r) for n, r in records if r.get("event") == "run_start"), None)
     if start is None:
         if not records and not bad and _open_status(meta, metrics) == "running":
@@ -360,9 +462,14 @@ def load_run(run_dir: Path) -> Run:
     line, first = start
     where = f"{METRICS_FILE} line {line}"
     end = next(((n, r) for n, r in records if r.get("event") == "run_end"), None)
-    status, wall, final = _end(end, meta, metrics, reading)
+    status, wall, final = _end(end, meta, metrics, reading, measure.final_key)
     train = _points(records, "train", "loss", reading)
-    evals = sorted(_points(records, "eval", "val_bpb", reading), key=lambda p: (p[1], p[0]))
+    started = reading.number(first, "time", where) or base["started"]
+    allocation = base["allocation"]
+    gpus = allocation[0] if allocation is not None and allocation[0] > 0 else 1.0
+    clock = _Clock(started or None, gpus if measure.cost == "gpu_seconds" else 1.0)
+    evals = _evals(records, measure, clock, reading)
+    seconds = 0.0 if measure.cost == "flops" else _seconds_cost(records, clock, wall, reading)
     seed = reading.number(first, "seed", where)
     config = first.get("config")
     return Run(
@@ -374,18 +481,21 @@ def load_run(run_dir: Path) -> Run:
         dirty=first.get("dirty") is True or base["dirty"],
         config=config if isinstance(config, dict) else {},
         status=status,
-        started=reading.number(first, "time", where) or base["started"],
+        started=started,
         wall_s=wall,
         tokens=int(_largest(records, "tokens", reading) or 0),
         flops=_largest(records, "flops", reading) or 0.0,
         train=tuple(train),
         evals=tuple(evals),
-        final_val_bpb=final,
+        final_value=final,
         proposal=base["proposal"],
         problems=reading.problems,
         invalid=reading.invalid,
         command=base["command"],
-        allocation=base["allocation"],
+        allocation=allocation,
+        metric=measure.metric,
+        cost_unit=measure.cost,
+        seconds=seconds,
     )
 
 
@@ -398,10 +508,13 @@ def ended(run_dir: Path) -> bool:
     return any(record.get("event") == "run_end" for _, record in records)
 
 
-def load_runs(paths: OrgPaths) -> list[Run]:
-    """Every run under ``.org/runs/``, oldest first."""
+def load_runs(paths: OrgPaths, measure: Measure | None = None) -> list[Run]:
+    """Every run under ``.org/runs/``, oldest first, read for ``measure`` (by default the
+    org's, from org.toml's ``[ledger]``)."""
     try:
         dirs = [d for d in paths.runs_dir.iterdir() if d.is_dir()]
     except FileNotFoundError:
         return []
-    return sorted((load_run(d) for d in dirs), key=lambda run: (run.started, run.run_id))
+    measure = measure_of(paths) if measure is None else measure
+    runs = (load_run(d, measure) for d in dirs)
+    return sorted(runs, key=lambda run: (run.started, run.run_id))

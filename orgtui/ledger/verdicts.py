@@ -1,4 +1,7 @@
-"""Variants compared the way a careful reviewer would: at matched FLOPs, against seed noise.
+"""Variants compared the way a careful reviewer would: at matched compute, against seed noise.
+
+What is compared is the org's :class:`Measure` (``[ledger]``): the task's eval metric, which
+way is better, and the compute axis (FLOPs by default, or wall- or GPU-seconds).
 
 The rules (docs/ledger.md has them with a worked example):
 
@@ -6,7 +9,7 @@ The rules (docs/ledger.md has them with a worked example):
   seeds are left out of the numbers and flagged, and so are runs whose metrics hold an
   impossible result (``invalid_metrics``). Values the reader had to drop (NaN, out of range)
   are flagged ``bad_values``; the numbers here are only ever computed from finite ones.
-- Both variants are read at the same compute: the largest FLOPs every counted run of both
+- Both variants are read at the same compute: the largest cost every counted run of both
   reached, interpolating linearly between evals. No extrapolation: when the curves do not
   overlap the verdict is ``not_comparable``.
 - A seed fixes both the init and the data order, so runs of two variants with the same seed
@@ -29,6 +32,7 @@ from typing import Any
 from orgtui.atomic import atomic_write_json
 from orgtui.errors import OrgtuiError
 from orgtui.ledger import stats
+from orgtui.ledger.measure import DEFAULT, Measure
 from orgtui.ledger.runs import Run, load_runs
 from orgtui.names import is_valid_name
 from orgtui.paths import OrgPaths
@@ -50,16 +54,18 @@ class LedgerError(OrgtuiError):
 
 @dataclass(frozen=True)
 class Comparison:
-    """The verdict on ``b`` against ``a``; ``delta_bpb`` = b - a, negative means b is better."""
+    """The verdict on ``b`` against ``a``; ``delta`` = b - a in the metric, which is better
+    when its sign is the measure's direction (negative for ``min``, positive for ``max``)."""
 
     a: str
     b: str
     verdict: str
-    delta_bpb: float | None
-    noise_bpb: float | None
+    delta: float | None
+    noise: float | None
     p_value: float | None
-    matched_flops: float | None
-    flops_ratio: float | None
+    matched_cost: float | None
+    cost_ratio: float | None
+    """b's final cost over a's."""
     n_a: int
     n_b: int
     flags: tuple[str, ...] = ()
@@ -69,9 +75,47 @@ class Comparison:
     n_pairs: int = 0
     paired_seeds: tuple[int, ...] = ()
     """The seeds both sides ran, when the test is ``paired``."""
+    measure: Measure = DEFAULT
+
+    @property
+    def delta_bpb(self) -> float | None:
+        return self.delta if self.measure.metric == "val_bpb" else None
+
+    @property
+    def noise_bpb(self) -> float | None:
+        return self.noise if self.measure.metric == "val_bpb" else None
+
+    @property
+    def matched_flops(self) -> float | None:
+        return self.matched_cost if self.measure.cost == "flops" else None
+
+    @property
+    def flops_ratio(self) -> float | None:
+        return self.cost_ratio if self.measure.cost == "flops" else None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"flags": list(self.flags), "paired_seeds": list(self.paired_seeds)}
+        """The generic keys, and for val bpb at matched FLOPs also the original ones
+        (``delta_bpb``, ``noise_bpb``, ``matched_flops``, ``flops_ratio``)."""
+        data = asdict(self)
+        del data["measure"]
+        head = {"a": self.a, "b": self.b, "verdict": self.verdict} | self.measure.to_json()
+        extra = {"flags": list(self.flags), "paired_seeds": list(self.paired_seeds)}
+        return head | data | aliases(self.measure, self) | extra
+
+
+ALIASES = {
+    "metric": {"delta": "delta_bpb", "noise": "noise_bpb", "mean": "mean_bpb", "sd": "sd_bpb"},
+    "cost": {"matched_cost": "matched_flops", "cost_ratio": "flops_ratio", "at_cost": "at_flops"},
+}
+"""The JSON keys of the original bpb-and-FLOPs ledger, kept beside the generic ones when the
+measure is val bpb (``metric``) or FLOPs (``cost``), so existing readers keep working."""
+
+
+def aliases(measure: Measure, record: Any) -> dict[str, Any]:
+    """The original keys of ``record``'s generic fields that ``measure`` still gives."""
+    names = dict(ALIASES["metric"]) if measure.metric == "val_bpb" else {}
+    names |= ALIASES["cost"] if measure.cost == "flops" else {}
+    return {old: getattr(record, new) for new, old in names.items() if hasattr(record, new)}
 
 
 @dataclass(frozen=True)
@@ -80,11 +124,14 @@ class VariantRow:
 
     variant: str
     n_seeds: int
-    mean_bpb: float | None
-    sd_bpb: float | None
-    at_flops: float | None
+    mean: float | None
+    """The metric's mean over seeds at ``at_cost``."""
+    sd: float | None
+    at_cost: float | None
     tokens: int
     flops: float
+    cost: float
+    """Mean final cost on the cost axis (the FLOPs again with FLOPs)."""
     gpu_hours: float
     wall_s: float
     verdict: str | None
@@ -98,11 +145,18 @@ class Report:
 
     baseline: str | None
     best_variant: str | None
-    best_improvement_bpb: float | None
+    best_gain: float | None
+    """How much better than the baseline, in the metric (positive = better, either way)."""
     gpu_hours: float
     wall_s: float
     per_agent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per agent: ``gpu_hours``, ``runs``, ``best_variant`` and ``best_gain``."""
     progress: tuple[tuple[float, float, float], ...] = ()
+    measure: Measure = DEFAULT
+
+    @property
+    def best_improvement_bpb(self) -> float | None:
+        return self.best_gain if self.measure.metric == "val_bpb" else None
 
 
 def variant_flags(runs: list[Run], require_proposal: bool = False) -> list[str]:
@@ -126,25 +180,25 @@ def variant_flags(runs: list[Run], require_proposal: bool = False) -> list[str]:
     return flags
 
 
-def _max_eval_flops(run: Run) -> float:
+def _max_eval_cost(run: Run) -> float:
     return run.evals[-1][1]
 
 
 def _curve(run: Run) -> list[tuple[float, float]]:
-    return [(flops, bpb) for _, flops, bpb in run.evals]
+    return [(cost, value) for _, cost, value in run.evals]
 
 
-def _matched_flops(runs: list[Run]) -> float | None:
-    """The largest FLOPs every run reached; None when some run's curve starts beyond it."""
+def _matched_cost(runs: list[Run]) -> float | None:
+    """The largest cost every run reached; None when some run's curve starts beyond it."""
     if not runs:
         return None
-    matched = min(_max_eval_flops(r) for r in runs)
+    matched = min(_max_eval_cost(r) for r in runs)
     return None if matched < max(r.evals[0][1] for r in runs) else matched
 
 
-def _values_at(runs: list[Run], flops: float) -> list[tuple[int, float]] | None:
-    """(seed, bpb) of each run at ``flops``; None when any run cannot be read there."""
-    values = [(r.seed, stats.interpolate(_curve(r), flops)) for r in runs]
+def _values_at(runs: list[Run], cost: float) -> list[tuple[int, float]] | None:
+    """(seed, metric value) of each run at ``cost``; None when any run cannot be read there."""
+    values = [(r.seed, stats.interpolate(_curve(r), cost)) for r in runs]
     if any(v is None for _, v in values):
         return None
     return values  # type: ignore[return-value]
@@ -158,12 +212,12 @@ def _by_seed(values: list[tuple[int, float]]) -> dict[int, float]:
     return {seed: stats.mean(group) for seed, group in groups.items()}
 
 
-def _final_flops(runs: list[Run]) -> float:
-    return stats.mean([run.flops for run in runs]) if runs else 0.0
+def _final_cost(runs: list[Run]) -> float:
+    return stats.mean([run.cost for run in runs]) if runs else 0.0
 
 
-def _flops_ratio(final_a: float, final_b: float) -> float | None:
-    """b's FLOPs over a's; None when either is unknown or the ratio is not a finite number."""
+def _cost_ratio(final_a: float, final_b: float) -> float | None:
+    """b's cost over a's; None when either is unknown or the ratio is not a finite number."""
     if final_a <= 0 or final_b <= 0:
         return None
     ratio = final_b / final_a
@@ -179,11 +233,13 @@ class Ledger:
         baseline: str | None = None,
         alpha: float = 0.05,
         require_proposal: bool = False,
+        measure: Measure = DEFAULT,
     ):
         self.runs = runs
         self.baseline = baseline
         self.alpha = alpha
         self.require_proposal = require_proposal
+        self.measure = measure
         self.variants: dict[str, list[Run]] = {}
         for run in runs:
             self.variants.setdefault(run.variant, []).append(run)
@@ -196,16 +252,19 @@ class Ledger:
         alpha: float | None = None,
         runs: list[Run] | None = None,
     ) -> Ledger:
-        """Runs from ``.org/runs`` (or ``runs``, already read); baseline from the argument,
-        ``orgtui baseline``, org.toml."""
+        """Runs from ``.org/runs`` (or ``runs``, already read: read again when they were read
+        for another measure than org.toml's); baseline from the argument, ``orgtui baseline``,
+        org.toml."""
         config = _config(paths)
         spec = config.ledger if config else None
+        measure = Measure.of(spec) if spec else DEFAULT
         baseline = baseline or stored_baseline(paths) or (spec.baseline if spec else None)
         if alpha is None:
             alpha = spec.alpha if spec else 0.05
         required = bool(config and config.review.required)
-        runs = load_runs(paths) if runs is None else runs
-        return cls(runs, baseline, alpha, require_proposal=required)
+        if runs is None or any(not _read_for(run, measure) for run in runs):
+            runs = load_runs(paths, measure)
+        return cls(runs, baseline, alpha, require_proposal=required, measure=measure)
 
     @property
     def compute_unit(self) -> str:
@@ -236,28 +295,29 @@ class Ledger:
             flags.insert(0, "no_baseline")
         good_a = [r for r in runs_a if r.usable]
         good_b = [r for r in runs_b if r.usable]
-        final_a, final_b = _final_flops(good_a or runs_a), _final_flops(good_b or runs_b)
-        ratio = _flops_ratio(final_a, final_b)
+        final_a, final_b = _final_cost(good_a or runs_a), _final_cost(good_b or runs_b)
+        ratio = _cost_ratio(final_a, final_b)
         if ratio is not None and max(ratio, 1 / ratio) > MISMATCH_TOLERANCE:
             flags.append(f"compute_mismatch x{max(ratio, 1 / ratio):.1f}")
         if len(good_a) == 1 or len(good_b) == 1:
             flags.append("single_seed")
 
         def verdict(name: str, **numbers: Any) -> Comparison:
-            empty = dict(delta_bpb=None, noise_bpb=None, p_value=None, matched_flops=None)
+            empty = dict(delta=None, noise=None, p_value=None, matched_cost=None)
             return Comparison(
                 a,
                 b,
                 name,
                 **(empty | numbers),
-                flops_ratio=ratio,
+                cost_ratio=ratio,
                 n_a=len(good_a),
                 n_b=len(good_b),
                 flags=tuple(flags),
                 n_pairs=len(numbers.get("paired_seeds", ())),
+                measure=self.measure,
             )
 
-        matched = _matched_flops(good_a + good_b) if good_a and good_b else None
+        matched = _matched_cost(good_a + good_b) if good_a and good_b else None
         if matched is None:
             return verdict("not_comparable")
         seeds_a, seeds_b = _values_at(good_a, matched), _values_at(good_b, matched)
@@ -268,17 +328,18 @@ class Ledger:
             flags.append("no_seed_variance")
         test, kind, shared = self._test(seeds_a, seeds_b, matched)
         numbers: dict[str, Any] = dict(
-            delta_bpb=stats.mean(values_b) - stats.mean(values_a),
-            matched_flops=matched,
+            delta=stats.mean(values_b) - stats.mean(values_a),
+            matched_cost=matched,
             test=kind,
             paired_seeds=shared,
         )
         if test is None:  # no replicates anywhere, or no spread: nothing can be verified
             return verdict("within_noise", **numbers)
-        numbers |= dict(noise_bpb=test.half_width, p_value=test.p_value, delta_bpb=test.delta)
+        numbers |= dict(noise=test.half_width, p_value=test.p_value, delta=test.delta)
         if test.p_value >= self.alpha or "no_seed_variance" in flags:
             return verdict("within_noise", **numbers)
-        return verdict("improvement" if test.delta < 0 else "regression", **numbers)
+        better = self.measure.gain(test.delta) > 0
+        return verdict("improvement" if better else "regression", **numbers)
 
     def _test(
         self, a: list[tuple[int, float]], b: list[tuple[int, float]], matched: float
@@ -304,22 +365,22 @@ class Ledger:
         test = stats.with_reference_noise(values_a, values_b, reference, self.alpha)
         return test, "reference" if test else None, ()
 
-    def _baseline_values(self, flops: float) -> list[float]:
+    def _baseline_values(self, cost: float) -> list[float]:
         runs = [r for r in self.variants.get(self.baseline or "", []) if r.usable]
-        values = [stats.interpolate(_curve(r), flops) for r in runs]
+        values = [stats.interpolate(_curve(r), cost) for r in runs]
         return [v for v in values if v is not None]
 
     def table(self) -> list[VariantRow]:
-        """One row per variant, read at the FLOPs of its comparison with the baseline."""
+        """One row per variant, read at the cost of its comparison with the baseline."""
         rows = []
         for name, runs in self.variants.items():
             good = [r for r in runs if r.usable]
             comparison = None
             if self.baseline in self.variants and name != self.baseline:
                 comparison = self.compare(self.baseline, name)
-            at = comparison.matched_flops if comparison else None
+            at = comparison.matched_cost if comparison else None
             if at is None and good and comparison is None:
-                at = min(_max_eval_flops(r) for r in good)
+                at = min(_max_eval_cost(r) for r in good)
             values = [stats.interpolate(_curve(r), at) for r in good] if at else []
             values = [v for v in values if v is not None]
             flags = (
@@ -335,11 +396,12 @@ class Ledger:
                 VariantRow(
                     variant=name,
                     n_seeds=len(good),
-                    mean_bpb=stats.mean(values) if values else None,
-                    sd_bpb=stats.sd(values) if len(values) >= 2 else None,
-                    at_flops=at if values else None,
+                    mean=stats.mean(values) if values else None,
+                    sd=stats.sd(values) if len(values) >= 2 else None,
+                    at_cost=at if values else None,
                     tokens=max((r.tokens for r in runs), default=0),
-                    flops=_final_flops(good or runs),
+                    flops=stats.mean([r.flops for r in good or runs]) if runs else 0.0,
+                    cost=_final_cost(good or runs),
                     gpu_hours=sum(r.gpu_hours for r in runs),
                     wall_s=sum(r.wall_s or 0.0 for r in runs),
                     verdict=comparison.verdict if comparison else None,
@@ -350,7 +412,8 @@ class Ledger:
         return sorted(rows, key=lambda row: (row.variant != self.baseline, row.variant))
 
     def verified_gains(self) -> dict[str, float]:
-        """bpb gained over the baseline by each variant whose verdict is ``improvement``."""
+        """How much better than the baseline (in the metric, positive) each variant whose
+        verdict is ``improvement`` is."""
         if self.baseline not in self.variants:
             return {}
         gains = {}
@@ -358,12 +421,12 @@ class Ledger:
             if name == self.baseline:
                 continue
             comparison = self.compare(self.baseline, name)
-            if comparison.verdict == "improvement" and comparison.delta_bpb is not None:
-                gains[name] = -comparison.delta_bpb
+            if comparison.verdict == "improvement" and comparison.delta is not None:
+                gains[name] = self.measure.gain(comparison.delta)
         return gains
 
     def best_improvement(self) -> tuple[str | None, float | None]:
-        """The variant that beats the baseline by the most bpb, with a verified verdict."""
+        """The variant that beats the baseline by the most, with a verified verdict."""
         return _best_of(self.verified_gains())
 
     def report(self) -> Report:
@@ -377,7 +440,9 @@ class Ledger:
         first = min((r.started for r in self.runs if r.started), default=0.0)
         for i, run in enumerate(finished):
             hours += run.gpu_hours
-            partial = Ledger(finished[: i + 1], self.baseline, self.alpha, self.require_proposal)
+            partial = Ledger(
+                finished[: i + 1], self.baseline, self.alpha, self.require_proposal, self.measure
+            )
             _, gain = partial.best_improvement()
             elapsed = run.started + (run.wall_s or 0.0) - first if run.started else None
             if elapsed is None:  # no start time: it happened no later than the last one known
@@ -387,7 +452,7 @@ class Ledger:
         for run in self.runs:
             entry = per_agent.setdefault(
                 run.agent or "human",
-                {"gpu_hours": 0.0, "runs": 0, "best_variant": None, "best_improvement_bpb": None},
+                {"gpu_hours": 0.0, "runs": 0, "best_variant": None, "best_gain": None},
             )
             entry["gpu_hours"] += run.gpu_hours
             entry["runs"] += 1
@@ -396,33 +461,37 @@ class Ledger:
         for entry_agent, entry in per_agent.items():
             for name in {r.variant for r in self.runs if (r.agent or "human") == entry_agent}:
                 gain = gains.get(name)
-                if gain is not None and (
-                    entry["best_improvement_bpb"] is None or gain > entry["best_improvement_bpb"]
-                ):
-                    entry["best_variant"], entry["best_improvement_bpb"] = name, gain
+                if gain is not None and (entry["best_gain"] is None or gain > entry["best_gain"]):
+                    entry["best_variant"], entry["best_gain"] = name, gain
         ends = [r.started + (r.wall_s or 0.0) for r in finished if r.started]
         return Report(
             baseline=self.baseline,
             best_variant=best_variant,
-            best_improvement_bpb=best_gain,
+            best_gain=best_gain,
             gpu_hours=sum(r.gpu_hours for r in self.runs),
             wall_s=max(ends) - first if ends else 0.0,
             per_agent=per_agent,
             progress=tuple(progress),
+            measure=self.measure,
         )
 
 
 def describe(comparison: Comparison) -> str:
     """One paragraph a reader can act on: the verdict, its numbers and the test behind them."""
     parts = [f"verdict: {comparison.verdict}"]
-    if comparison.delta_bpb is not None:
-        parts.append(f"delta {comparison.delta_bpb:+.4f} bpb")
-    if comparison.noise_bpb is not None:
-        parts.append(f"noise ±{comparison.noise_bpb:.4f}")
+    measure = comparison.measure
+    if comparison.delta is not None and measure.metric == "val_bpb":
+        parts.append(f"delta {comparison.delta:+.4f} bpb")
+    elif comparison.delta is not None:
+        parts.append(
+            f"delta {measure.metric} {measure.fmt(comparison.delta, '+')} ({measure.better})"
+        )
+    if comparison.noise is not None:
+        parts.append(f"noise ±{measure.fmt(comparison.noise)}")
     if comparison.p_value is not None:
         parts.append(f"p={comparison.p_value:.3f}")
-    if comparison.matched_flops is not None:
-        parts.append(f"at {comparison.matched_flops:.3g} FLOPs")
+    if comparison.matched_cost is not None:
+        parts.append(f"at {comparison.matched_cost:.3g} {measure.cost_label}")
     parts.append(f"seeds {comparison.n_a} vs {comparison.n_b}")
     if comparison.verdict != "not_comparable":
         parts.append(_test_text(comparison))
@@ -485,3 +554,8 @@ def ledger_state(paths: OrgPaths) -> dict[str, Any]:
     except (OSError, ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _read_for(run: Run, measure: Measure) -> bool:
+    """Whether ``run`` was read for ``measure``'s metric and cost axis."""
+    return run.metric == measure.metric and run.cost_unit == measure.cost

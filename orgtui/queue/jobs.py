@@ -96,6 +96,9 @@ class Job:
     """Post the batch's ``result`` when its last job ends (``orgtui run --no-wait``)."""
     max_flops: float | None = None
     """A matched-compute control's budget, passed to the trainer as ORGTUI_MAX_FLOPS."""
+    max_cost: float | None = None
+    """The same on a seconds cost axis: ORGTUI_MAX_COST, in ORGTUI_COST_UNIT (``cost_unit``)."""
+    cost_unit: str | None = None
     workdir: str = ""
     """Where the command runs: relative to the top of ``commit``'s checkout, or an absolute
     directory for a job asked for outside git (no commit to check out)."""
@@ -207,6 +210,8 @@ def parse_job(data: object) -> Job:
         proposal=_text(data, "proposal"),
         post_result=data.get("post_result") is True,
         max_flops=_number(data, "max_flops", 0.0, 1e30),
+        max_cost=_number(data, "max_cost", 0.0, 1e30),
+        cost_unit=_cost_unit(data),
         workdir=_text(data, "workdir") or "",
         reason=_text(data, "reason") or "",
         state=_enum(JobState, data, "state", None),
@@ -223,6 +228,15 @@ def parse_job(data: object) -> Job:
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _cost_unit(data: dict[str, Any]) -> str | None:
+    from orgtui.config import COST_UNITS
+
+    value = data.get("cost_unit")
+    if value is not None and value not in COST_UNITS:
+        raise ValueError(f"cost_unit {_short(value)} is not one of {', '.join(COST_UNITS)}")
+    return value
 
 
 def _text(data: dict[str, Any], key: str) -> str | None:

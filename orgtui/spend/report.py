@@ -116,8 +116,8 @@ def total(spends: Mapping[str, SeatSpend]) -> SeatSpend:
 
 
 def verified_improvements(ledger: Ledger) -> dict[str, float]:
-    """bpb gained by each variant the adopt gate would pass on its verdict: ``improvement``
-    against the baseline with no blocking flag."""
+    """What each variant the adopt gate would pass on its verdict (``improvement`` against
+    the baseline with no blocking flag) gained, in the task's metric (positive: better)."""
     verified = {}
     for variant, gain in ledger.verified_gains().items():
         flags = ledger.compare(ledger.baseline or "", variant).flags
@@ -131,7 +131,8 @@ class ImprovementCost:
     """What one verified improvement cost: its producing agents' shares of their spend."""
 
     variant: str
-    gain_bpb: float
+    gain: float
+    """In the task's metric, positive when better."""
     agents: tuple[str, ...]
     spend: SeatSpend
     variant_gpu_hours: float
@@ -140,7 +141,7 @@ class ImprovementCost:
     def to_json(self) -> dict[str, Any]:
         return {
             "variant": self.variant,
-            "gain_bpb": self.gain_bpb,
+            "gain": self.gain,
             "agents": list(self.agents),
             **spend_json(self.spend),
             "variant_gpu_hours": self.variant_gpu_hours,
@@ -169,7 +170,8 @@ def improvement_costs(
 
 
 def gain_per_money(verified: Mapping[str, float], spent: SeatSpend) -> float | None:
-    """The best verified gain (bpb) per unit of money spent on tokens; None without either."""
+    """The best verified gain (in the task's metric) per unit of money spent on tokens; None
+    without either."""
     if not verified or spent.money.total <= 0:
         return None
     return max(verified.values()) / spent.money.total
@@ -245,28 +247,37 @@ def report_costs(paths: OrgPaths) -> dict[str, Any]:
         }
     ledger, spends, verified = figures(config)
     spent = total(spends)
+    bpb = ledger.measure.metric == "val_bpb"  # the old key, kept where it is still true
     return {
+        **ledger.measure.to_json(),
         "money": spent.money.total,
         "unpriced_models": list(spent.money.unpriced),
         "verified_gain_per_dollar": gain_per_money(verified, spent),
-        "improvement_costs": [c.to_json() for c in improvement_costs(ledger, spends, verified)],
+        "improvement_costs": [
+            c.to_json() | ({"gain_bpb": c.gain} if bpb else {})
+            for c in improvement_costs(ledger, spends, verified)
+        ],
     }
 
 
 def report_lines(costs: dict[str, Any], unit: str) -> list[str]:
     """``report_costs`` for a person, in ``orgtui report``'s words."""
+    from orgtui.ledger.measure import Measure
+
     if "spend_error" in costs:
         return [f"money: not counted ({costs['spend_error']})"]
+    measure = Measure(costs["metric"], costs["direction"], costs["cost_unit"])
     star = "*" if costs["unpriced_models"] else ""
     lines = [f"money on model tokens: ${costs['money']:,.2f}{star}"]
     per = costs["verified_gain_per_dollar"]
     if per is not None:
-        lines.append(f"verified gain per dollar: {per:.4g} bpb/$")
+        lines.append(f"verified gain per dollar: {per:.4g} {measure.label}/$")
     if costs["improvement_costs"]:
         lines.append("cost of each verified improvement (its agents' spend, shared):")
     for cost in costs["improvement_costs"]:
         lines.append(
-            f"  {cost['variant']}: -{cost['gain_bpb']:.4f} bpb by {', '.join(cost['agents'])}: "
+            f"  {cost['variant']}: {measure.gain_text(cost['gain'])} by "
+            f"{', '.join(cost['agents'])}: "
             f"${cost['money']:,.2f}, {count(cost['tokens']['total'])} tokens, "
             f"{cost['gpu_hours']:.2f} {unit}-h (its own runs {cost['variant_gpu_hours']:.2f})"
         )

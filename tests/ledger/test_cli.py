@@ -65,19 +65,30 @@ def test_compare_json_has_exactly_the_documented_keys(org):
         "a",
         "b",
         "verdict",
-        "delta_bpb",
-        "noise_bpb",
+        "metric",
+        "direction",
+        "cost_unit",
+        "delta",
+        "noise",
         "p_value",
-        "matched_flops",
-        "flops_ratio",
+        "matched_cost",
+        "cost_ratio",
         "n_a",
         "n_b",
         "flags",
         "test",
         "n_pairs",
         "paired_seeds",
+        # val bpb at matched FLOPs keeps the original keys beside the generic ones
+        "delta_bpb",
+        "noise_bpb",
+        "matched_flops",
+        "flops_ratio",
     ]
     assert result["verdict"] == "improvement" and result["delta_bpb"] < 0
+    assert [result[k] for k in ("metric", "direction", "cost_unit")] == ["val_bpb", "min", "flops"]
+    assert result["delta"] == result["delta_bpb"] and result["noise"] == result["noise_bpb"]
+    assert result["matched_cost"] == result["matched_flops"]
 
 
 def test_compare_unknown_variant_is_a_clear_error(org):

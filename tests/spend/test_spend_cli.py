@@ -136,7 +136,7 @@ def test_report_adds_gain_per_dollar_and_each_improvements_cost(lab: Path) -> No
     assert costs["good"]["tokens"]["total"] == 1_100_000
     text = run_orgtui("report", root=lab).stdout
     assert "verified gain per dollar:" in text
-    assert "  better: -0.0800 bpb by bob: $2.50, 2M tokens" in text
+    assert "  better: 0.0800 bpb by bob: $2.50, 2M tokens" in text
 
 
 def test_report_and_spend_without_money_stay_finite(tmp_path: Path) -> None:
