@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "orgtui.commands.ledger",
     "orgtui.commands.spend",
     "orgtui.commands.queue",
+    "orgtui.commands.trial",
     "orgtui.commands.adopt",
     "orgtui.commands.gpu",
     "orgtui.commands.agent",
