@@ -5,6 +5,11 @@
   in batches after it), against a bare Textual app's first frame (its one widget laid out),
   both polled the same way; ``all_cards`` when all 64 cards are mounted and Pilot's
   ``pause()`` returns, against the bare app's ``pause()`` (the measure before first frames).
+  Both load their modules from bytecode (written by one untimed start of each, into a
+  private cache), as an installed app does; ``--compile-each`` writes none, so orgtui's
+  sources are compiled at every start (Textual's come from the bytecode installed with it).
+  ``phases_p50``: when the imports were done, the app started (``run_test`` entered), the
+  seats were read (first polled), the first frame and all cards.
 - ``key_ms``: key press -> screen updated (selection moved and repainted), 64 agents, as
   Textual's Pilot measures it (press, then wait for the screen to settle); ``bare_key_ms`` is
   the same for a one-widget Textual app, the floor this harness can show.
@@ -19,54 +24,66 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 COLD = """
-import asyncio, sys, time
+import asyncio, json, sys, time
 t0 = time.perf_counter()
 from orgtui.tui.app import OrgApp
 from orgtui.tui.widgets.agent_card import AgentCard
+ms = lambda: (time.perf_counter() - t0) * 1000
+phases = {"imports": ms()}
 async def main():
     agents = int(sys.argv[2])
     app = OrgApp(__import__("pathlib").Path(sys.argv[1]), live=False)
     async with app.run_test(size=(160, 45)) as pilot:
+        phases["started"] = ms()
         screen = app.main_screen
         while True:  # polled without forcing a frame: the app paints on its own
+            if app.snapshot is not None:
+                phases.setdefault("seats_read", ms())
             cards = list(screen.query(AgentCard))
             room = min(agents, screen.visible_slots())
             if len(cards) >= room and all(c.region.height for c in cards[:room]):
                 break
             await asyncio.sleep(0.005)
-        first = (time.perf_counter() - t0) * 1000
+        phases["first_frame"] = ms()
         while len(screen.query(AgentCard)) < agents:
             await asyncio.sleep(0.005)
         await pilot.pause()
-        print(first, (time.perf_counter() - t0) * 1000)
+        phases["settled"] = ms()
+        print(json.dumps(phases))
 asyncio.run(main())
 """
 BARE = """
-import asyncio, time
+import asyncio, json, time
 t0 = time.perf_counter()
 from textual.app import App
 from textual.widgets import Static
+ms = lambda: (time.perf_counter() - t0) * 1000
+phases = {"imports": ms()}
 class Bare(App):
     def compose(self):
         yield Static("hello")
 async def main():
     async with Bare().run_test() as pilot:
+        phases["started"] = ms()
         static = pilot.app.query_one(Static)
         while not static.region.height:
             await asyncio.sleep(0.005)
-        first = (time.perf_counter() - t0) * 1000
+        phases["first_frame"] = ms()
         await pilot.pause()
-        print(first, (time.perf_counter() - t0) * 1000)
+        phases["settled"] = ms()
+        print(json.dumps(phases))
 asyncio.run(main())
 """
 
@@ -76,29 +93,53 @@ def pct(values: list[float], p: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 2)
 
 
-def cold(root: Path, agents: int, trials: int) -> dict[str, float]:
-    def once(code: str, *args: str) -> tuple[float, float]:
+def cold(root: Path, agents: int, trials: int, cache: Path | None) -> dict[str, Any]:
+    """Both apps the same way, in turn: fresh interpreters, one untimed start of each first.
+    Their modules load from the bytecode that start wrote into ``cache`` (as an installed
+    app's would); ``cache`` None: nothing is written, so orgtui's sources are compiled at every
+    start while Textual's come from the bytecode installed with it."""
+    env = dict(os.environ)
+    if cache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
+
+    def once(code: str, *args: str) -> dict[str, float]:
         out = subprocess.run(
             [sys.executable, "-c", code, *args],
             capture_output=True,
             text=True,
             check=True,
             cwd=ROOT,
+            env=env,
         )
-        first, settled = out.stdout.strip().splitlines()[-1].split()
-        return float(first), float(settled)
+        return json.loads(out.stdout.strip().splitlines()[-1])
 
-    app = [once(COLD, str(root), str(agents)) for _ in range(trials)]
-    bare = [once(BARE) for _ in range(trials)]
-    first, bare_first = pct([a[0] for a in app], 50), pct([b[0] for b in bare], 50)
-    every, bare_settled = pct([a[1] for a in app], 50), pct([b[1] for b in bare], 50)
+    once(COLD, str(root), str(agents))
+    once(BARE)
+    app, bare = [], []
+    for _ in range(trials):  # in turn, so that the machine's other work weighs on both alike
+        app.append(once(COLD, str(root), str(agents)))
+        bare.append(once(BARE))
+    first, bare_first = (
+        pct([a["first_frame"] for a in app], 50),
+        pct([b["first_frame"] for b in bare], 50),
+    )
+    every, bare_settled = (
+        pct([a["settled"] for a in app], 50),
+        pct([b["settled"] for b in bare], 50),
+    )
     return {
+        "bytecode": "cached" if cache else "compiled at each start",
         "first_frame_p50": first,
         "bare_first_frame_p50": bare_first,
         "first_frame_ratio": round(first / bare_first, 2),
         "all_cards_p50": every,
         "bare_settled_p50": bare_settled,
         "all_cards_ratio": round(every / bare_settled, 2),
+        "phases_p50": {name: pct([a[name] for a in app if name in a], 50) for name in app[0]},
+        "bare_phases_p50": {name: pct([b[name] for b in bare], 50) for name in bare[0]},
     }
 
 
@@ -164,13 +205,20 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=64)
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--cold-trials", type=int, default=5)
+    parser.add_argument(
+        "--compile-each",
+        action="store_true",
+        help="cache no bytecode: orgtui's sources are compiled at every cold start",
+    )
     args = parser.parse_args()
     from tests.tui.conftest import build_org
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as pycache:
         root = Path(tmp)
         build_org(root, agents=args.agents)
-        result = {"agents": args.agents, "cold_start_ms": cold(root, args.agents, args.cold_trials)}
+        cache = None if args.compile_each else Path(pycache)
+        cold_ms = cold(root, args.agents, args.cold_trials, cache)
+        result = {"agents": args.agents, "cold_start_ms": cold_ms}
         result |= asyncio.run(interactive(root, args.trials))
     keys, bare = result["key_ms"], result["bare_key_ms"]
     result["key_p95_over_bare_p95_ms"] = round(keys["p95"] - bare["p95"], 2)

@@ -13,6 +13,10 @@
 - A cluster engine (``[compute] engine = "slurm"``) is seen through ``.org/engine.json``,
   which the supervisor's engine writes: re-read only when the file changed, never for a local
   engine, and anything but a well-formed status reads as "not known".
+- Model tokens and their money come from each seat's ``spend.json`` (the supervisor's
+  collector writes it) priced with org.toml's ``[prices]`` over the shipped ones: read in the
+  full snapshot only, again only when the file changed (an atomic rewrite is a new inode), and
+  re-priced only when the prices did. A bad file reads as no usage.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
     from orgtui.config import AgentSpec, OrgConfig
     from orgtui.gpu import GpuSample
     from orgtui.queue.jobs import Job, MalformedJob
+    from orgtui.spend.prices import Price
+    from orgtui.spend.tokens import TokenCounts
     from orgtui.supervisor.state import OrgState, Seat
     from orgtui.supervisor.tmux import Tmux
 
@@ -48,6 +54,8 @@ ENGINE_STATUS_LIMIT = 1 << 20
 ENGINE_NAMES = {"slurm": "Slurm"}
 CARD_CLUSTER_JOBS = 2
 """Cluster jobs a card names; it counts the rest."""
+MODEL_NAME_LIMIT = 48
+"""A model name is shown up to this many characters (spend.json is anyone's to edit)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,58 @@ class EngineView:
 
 
 @dataclass(frozen=True)
+class ModelSpend:
+    """One model's tokens in a seat, by kind, and what they cost."""
+
+    model: str
+    input: int = 0
+    output: int = 0
+    cache_write: int = 0
+    cache_read: int = 0
+    money: float | None = None
+    """None: the model has no price (its tokens are shown, never guessed at)."""
+
+    @property
+    def tokens(self) -> int:
+        return self.input + self.output + self.cache_write + self.cache_read
+
+    @property
+    def money_label(self) -> str:
+        """``$1.23``, or ``no price``."""
+        return "no price" if self.money is None else f"${self.money:,.2f}"
+
+
+@dataclass(frozen=True)
+class SpendView:
+    """Model tokens and their money: one seat's (with its models, most tokens first) or the
+    org's. Only seats with tokens have one."""
+
+    tokens: int = 0
+    money: float | None = None
+    """The priced models' money; None when no model with tokens has a price."""
+    unpriced: tuple[str, ...] = ()
+    """Models with tokens and no price: left out of ``money``."""
+    models: tuple[ModelSpend, ...] = ()
+
+    @property
+    def money_label(self) -> str:
+        """``$1.23``; ``$1.23*`` when it leaves out a model with no price; ``no price`` when
+        no model has one (``orgtui spend``'s words)."""
+        if self.money is None:
+            return "no price"
+        return f"${self.money:,.2f}" + ("*" if self.unpriced else "")
+
+    def __add__(self, other: SpendView) -> SpendView:
+        """The two together (their models' rows left out: the org's total needs none)."""
+        monies = [m for m in (self.money, other.money) if m is not None]
+        return SpendView(
+            self.tokens + other.tokens,
+            sum(monies) if monies else None,
+            tuple(sorted({*self.unpriced, *other.unpriced})),
+        )
+
+
+@dataclass(frozen=True)
 class AgentView:
     """One agent card."""
 
@@ -137,7 +197,10 @@ class AgentView:
     to ``SPARK_POINTS``; ``loss_now`` and ``loss_best`` are read off the same smoothed curve."""
     loss_now: float | None = None
     loss_best: float | None = None
-    last_bpb: float | None = None
+    last_value: float | None = None
+    """The latest run's latest eval of the task's metric (val bpb unless org.toml says)."""
+    last_eval: str = ""
+    """The same as the card shows it: ``bpb 2.8061``, ``val_acc 0.9312``."""
     pane_id: str | None = None
     window_id: str | None = None
     restarts: int = 0
@@ -146,6 +209,8 @@ class AgentView:
     """The agent's experiment jobs waiting in the queue and running now."""
     cluster_jobs: tuple[ClusterJob, ...] = ()
     """Its running jobs as the cluster scheduler sees them (a cluster engine only)."""
+    spend: SpendView | None = None
+    """Its model tokens and money; None while it has used none (or the read has not come)."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +237,8 @@ class VerdictView:
     variant: str
     verdict: str
     baseline: str
-    delta_bpb: float | None = None
+    delta: str = ""
+    """B - A in the task's metric, as the strip shows it (``+0.0123 bpb``); empty when none."""
     flags: tuple[str, ...] = ()
 
 
@@ -260,6 +326,8 @@ class OrgSnapshot:
     """False for the first, quick read (seats only): board, runs, GPUs and ledger to follow."""
     engine: EngineView | None = None
     """The cluster engine's view; None for the local engine."""
+    spend: SpendView | None = None
+    """Every seat's model tokens and money together; None while none has used any."""
 
     def agent(self, name: str) -> AgentView | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -303,6 +371,10 @@ class Feed:
         self._engine: tuple[tuple[str, tuple[int, ...] | None], EngineView] | None = None
         """The last engine status read, with the engine and the file (inode, mtime, size,
         mode) it came from."""
+        self._spend: dict[str, tuple[tuple[int, ...] | None, dict[str, TokenCounts]]] = {}
+        """Each seat's tokens by model, with the spend.json (inode, mtime, size, mode) read."""
+        self._spend_views: tuple[Mapping[str, Price], dict[str, SpendView]] | None = None
+        """The seats' spend as last priced, with the prices it was priced at."""
 
     def _config(self) -> tuple[OrgConfig | None, str | None]:
         from orgtui.config import load_config
@@ -318,9 +390,13 @@ class Feed:
 
         return load_state(self.paths)
 
-    def runs(self) -> list[Any]:
-        """Every run, re-parsing only the metrics files that grew."""
+    def runs(self, measure: Any = None) -> list[Any]:
+        """Every run as ``measure`` (the task's metric and cost; val bpb at FLOPs by default)
+        reads it, re-parsing only the metrics files that grew."""
         from orgtui.ledger import load_run
+        from orgtui.ledger.measure import DEFAULT
+
+        measure = measure or DEFAULT
 
         try:
             dirs = [d for d in self.paths.runs_dir.iterdir() if d.is_dir()]
@@ -333,17 +409,22 @@ class Feed:
             except OSError:
                 size = -1
             cached = self._runs.get(run_dir)
-            if cached is None or cached[0] != size or size < 0:
-                cached = (size, load_run(run_dir))
+            if cached is None or cached[0] != (size, measure) or size < 0:
+                cached = ((size, measure), load_run(run_dir, measure))
                 self._runs[run_dir] = cached
             out.append(cached[1])
         return sorted(out, key=lambda r: (r.started, r.run_id))
 
     def roster(self, now: float | None = None) -> OrgSnapshot:
-        """The seats alone (org.toml and state.json): enough for the first frame's cards, read
-        in a fraction of a full snapshot's time; ``snapshot`` fills in the rest."""
-        config, problem = self._config()
+        """The seats alone: enough for the first frame's cards, read in a fraction of a full
+        snapshot's time; ``snapshot`` fills in the rest. They come from state.json, in its order,
+        when it has any (org.toml, whose reader costs more than the whole read, only when it has
+        none: an org not started yet), and whether the supervisor lives is asked of the kernel
+        alone (``pid_exists``): psutil comes with the full snapshot too. So the first frame may
+        lack the task, org.toml's agents without a seat yet and its order; the next read brings
+        them (the main screen moves the cards into its order)."""
         state = self._state()
+        config, problem = (None, None) if state.seats else self._config()
         specs = {a.name: a for a in config.agents} if config else {}
         names = list(specs) + [n for n in state.seats if n not in specs]
         seats = state.seats
@@ -353,7 +434,7 @@ class Feed:
             task=config.org.task if config else "",
             session=state.session or (config.org.session_name if config else ""),
             socket=self.socket or state.tmux_socket,
-            supervisor_alive=state.supervisor_alive(),
+            supervisor_alive=pid_exists(state.supervisor.pid),
             supervisor_started=state.supervisor.started,
             agents=agents,
             messages=(),
@@ -380,7 +461,10 @@ class Feed:
         messages = [m for m in listed if isinstance(m, board.Message)]
         unread = _unread_counts(self.paths, names, messages)
         human_read = board.read_state(self.paths, "human")
-        runs = self.runs()
+        from orgtui.ledger.measure import DEFAULT, Measure
+
+        measure = Measure.of(config.ledger) if config else DEFAULT
+        runs = self.runs(measure)
         latest_run = {r.agent: r for r in runs if r.agent}
         gpus, source = _gpus(self.paths)
         taken = time.time() if now is None else now
@@ -389,12 +473,21 @@ class Feed:
         queue_view = _queue_view(queue, runs, _slots(config, state, gpus), taken, engine)
         agents = tuple(
             _agent_view(
-                name, state.seats.get(name), specs.get(name), latest_run.get(name), unread, gpus
+                name,
+                state.seats.get(name),
+                specs.get(name),
+                latest_run.get(name),
+                unread,
+                gpus,
+                measure,
             )
             for name in names
         )
         if queue:
             agents = _with_job_counts(agents, queue_view)
+        spends = self.spend(names, config)
+        if spends:
+            agents = tuple(replace(view, spend=spends.get(view.name)) for view in agents)
         self.tmux_socket = self.socket or state.tmux_socket
         best, verdicts = self._judged(runs)
         snapshot = OrgSnapshot(
@@ -416,6 +509,7 @@ class Feed:
             queue=queue_view,
             idle_gpus=self._idle(config, source, taken),
             engine=engine,
+            spend=sum(spends.values(), SpendView()) if spends else None,
         )
         if self.narrator is None:
             return snapshot
@@ -472,6 +566,44 @@ class Feed:
             view = read_engine_status(path, engine) if key else EngineView(engine)
             self._engine = ((engine, key), view)
         return self._engine[1]
+
+    def spend(self, names: Sequence[str], config: OrgConfig | None) -> dict[str, SpendView]:
+        """Model tokens and money of ``names`` and of every other seat on disk (as ``orgtui
+        spend`` counts them), for the seats with any. A spend.json is parsed again only when
+        it changed, and the seats priced again only when something was or the prices changed
+        (org.toml's ``[prices]`` over the shipped ones; the shipped ones without org.toml)."""
+        from orgtui.names import is_valid_name
+        from orgtui.spend.prices import price_table
+        from orgtui.spend.tokens import seat_usage
+
+        prices = price_table(config.prices if config is not None else None)
+        cache, self._spend = self._spend, {}
+        changed = False
+        for name in dict.fromkeys([*names, *self._seat_dirs()]):
+            if not is_valid_name(name):  # a hostile state.json's seat
+                continue
+            key = _file_key(self.paths.spend_file(name))
+            cached = cache.get(name)
+            if cached is None or cached[0] != key:
+                cached = (key, seat_usage(self.paths, name) if key else {})
+                changed = True
+            self._spend[name] = cached
+        changed = changed or cache.keys() != self._spend.keys()
+        if changed or self._spend_views is None or self._spend_views[0] != prices:
+            views = {name: _spend_view(usage, prices) for name, (_, usage) in self._spend.items()}
+            self._spend_views = (prices, {n: v for n, v in views.items() if v is not None})
+        return self._spend_views[1]
+
+    def _seat_dirs(self) -> list[str]:
+        """The seats with a directory under ``.org/agents/`` (one removed from org.toml too)."""
+        from orgtui.names import is_valid_name
+
+        try:
+            with os.scandir(self.paths.agents_dir) as listing:
+                found = [entry.name for entry in listing if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            return []
+        return sorted(name for name in found if is_valid_name(name))
 
     def _idle(self, config: OrgConfig | None, source: str, now: float) -> tuple[int, ...]:
         """GPUs idle for ``[discipline] idle_minutes`` (none without GPUs or org.toml)."""
@@ -547,8 +679,10 @@ def _agent_view(
     run: Any,
     unread: dict[str, int],
     gpus: dict[int, GpuView],
+    measure: Any = None,
 ) -> AgentView:
     """The only reader of seat records: a seat from state.json, else its org.toml spec."""
+    last = run.evals[-1][2] if run and run.evals else None
     curve = trend([loss for _, _, loss in run.train]) if run else []
     gpu = seat.gpu if seat is not None else spec.gpu if spec else None
     return AgentView(
@@ -565,10 +699,51 @@ def _agent_view(
         loss=smooth(curve, SPARK_POINTS),
         loss_now=curve[-1] if curve else None,
         loss_best=min(curve) if curve else None,
-        last_bpb=run.evals[-1][2] if run and run.evals else None,
+        last_value=last,
+        last_eval=f"{measure.label} {measure.fmt(last)}" if last is not None and measure else "",
         pane_id=seat.pane_id if seat else None,
         window_id=seat.window_id if seat else None,
         restarts=seat.restarts if seat else 0,
+    )
+
+
+def _file_key(path: Path) -> tuple[int, ...] | None:
+    """``path`` as (inode, mtime, size, mode), itself and not what it links to; None: absent."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size, info.st_mode)
+
+
+def _spend_view(usage: Mapping[str, TokenCounts], prices: Mapping[str, Price]) -> SpendView | None:
+    """A seat's tokens by model, priced; None when it has none. A model without a price keeps
+    its tokens and is named as left out of the money."""
+    from orgtui.spend.prices import price_of
+
+    rows = []
+    for model, counts in usage.items():
+        if not counts.total:
+            continue
+        price = price_of(model, prices)
+        rows.append(
+            ModelSpend(
+                _word(model, MODEL_NAME_LIMIT) or "?",
+                counts.input,
+                counts.output,
+                counts.cache_write,
+                counts.cache_read,
+                price.cost(counts) if price is not None else None,
+            )
+        )
+    if not rows:
+        return None
+    priced = [row.money for row in rows if row.money is not None]
+    return SpendView(
+        tokens=sum(row.tokens for row in rows),
+        money=sum(priced) if priced else None,
+        unpriced=tuple(sorted({row.model for row in rows if row.money is None})),
+        models=tuple(sorted(rows, key=lambda row: (-row.tokens, row.model))),
     )
 
 
@@ -859,6 +1034,14 @@ def trend(values: Sequence[float]) -> list[float]:
     return out
 
 
+def _delta_text(comparison: Any) -> str:
+    """B - A as the ledger strip shows it: ``+0.0123 bpb``, ``+0.031 val_acc``."""
+    if comparison.delta is None:
+        return ""
+    measure = comparison.measure
+    return f"{measure.fmt(comparison.delta, '+')} {measure.label}"
+
+
 def _judge(paths: OrgPaths, runs: list[Any]) -> tuple[str, tuple[VerdictView, ...]]:
     from orgtui.errors import OrgtuiError
     from orgtui.ledger import Ledger
@@ -878,9 +1061,15 @@ def _judge(paths: OrgPaths, runs: list[Any]) -> tuple[str, tuple[VerdictView, ..
         compared = [ledger.compare(base, v) for v in others[:LATEST_VERDICTS]] if base else []
     except (OrgtuiError, ValueError, ArithmeticError):
         return "n/a", ()
-    best = f"-{gain:.4f} bpb ({name})" if name and gain is not None else "none verified"
+    measure = ledger.measure
+    if not name or gain is None:
+        best = "none verified"
+    elif measure.metric == "val_bpb":
+        best = f"-{gain:.4f} bpb ({name})"
+    else:
+        best = f"{measure.gain_text(gain)} ({name})"
     verdicts = tuple(
-        VerdictView(variant, c.verdict, base or "", c.delta_bpb, tuple(c.flags))
+        VerdictView(variant, c.verdict, base or "", _delta_text(c), tuple(c.flags))
         for variant, c in zip(others, compared, strict=False)
     )
     return best, verdicts
@@ -892,6 +1081,19 @@ def _roles(paths: OrgPaths) -> tuple[str, ...]:
         return tuple(sorted(p.stem for p in found if p.stem != "protocol"))
     except OSError:
         return ()
+
+
+def pid_exists(pid: int | None) -> bool:
+    """A process with this pid exists (a zombie included: the full snapshot tells those)."""
+    if pid is None or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # another user's
+    except (OSError, OverflowError):  # no such process; a pid past the kernel's range
+        return False
+    return True
 
 
 def uptime(started: float | None, now: float) -> str:

@@ -7,9 +7,11 @@
   posts and read receipts all run in ``@work(thread=True)`` workers.
 - The snapshot, pane previews and last commits are reactives that screens watch; screens
   and cards send requests up as messages.
-- The first frame waits for no more than the seats (``Feed.roster``): the board, runs, GPUs
-  and ledger follow in the next read, and cards past the first screen are mounted in
-  batches after it (benchmarks/tui.py holds this to a bare Textual app).
+- The first frame waits for no more than the seats (``Feed.roster``, read in a worker while
+  the app loads, for up to ``FIRST_READ_WAIT_S``) and is composed with the cards it shows:
+  one layout and one paint instead of an empty screen first; the board, runs, GPUs and
+  ledger follow in the next read, and cards past the first screen are mounted in batches
+  after it (benchmarks/tui.py holds this to a bare Textual app).
 - A story told over the org (``orgtui demo``'s narrator) is read with each snapshot.
 - Running another orgtui command line (``orgtui attach``, ``orgtui up``) is injected by the
   caller (``orgtui.commands.tui``): this package starts no process itself.
@@ -17,6 +19,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -42,6 +47,9 @@ if TYPE_CHECKING:
 REFRESH_EVERY_S = 2.0
 PANE_EVERY_S = 1.0
 COMMIT_EVERY_S = 15.0
+FIRST_READ_WAIT_S = 0.5
+"""How long the start waits for the seats; a slower read opens the screen empty, the cards
+arriving when it ends."""
 
 TakeoverRunner = Callable[[App[Any], list[str]], None]
 """Hands the terminal to a command line (``orgtui attach``) and returns when it ends."""
@@ -152,6 +160,7 @@ class OrgApp(App[None]):
         self.keys = dict(keys or {})
         self.main_screen = MainScreen()
         self.set_keymap(self.keys)
+        self._seats_read = asyncio.Event()
 
     def get_default_screen(self) -> Screen:
         return self.main_screen
@@ -161,9 +170,17 @@ class OrgApp(App[None]):
         return human_key(binding.key.split(",")[0].strip())
 
     # -- reading the org -------------------------------------------------------------------
-    def on_load(self) -> None:
-        # Before the first screen is composed: the first read overlaps Textual's start.
+    async def on_load(self) -> None:
+        # Before the first screen is composed, so that it is composed with the cards; the
+        # event loop is not blocked meanwhile (the read is a worker thread).
+        if not gc.get_freeze_count():
+            # Once a process: what is alive now (modules, classes, functions: Textual's, rich's,
+            # ours) lives as long as the app, and the collector stops walking it again; its
+            # first full collection would otherwise fall on the first frame (about 20 ms).
+            gc.freeze()
         self.refresh_snapshot()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._seats_read.wait(), FIRST_READ_WAIT_S)
 
     def on_mount(self) -> None:
         if self.live:
@@ -192,6 +209,7 @@ class OrgApp(App[None]):
 
     def _set_snapshot(self, snapshot: OrgSnapshot) -> None:
         self.snapshot = snapshot
+        self._seats_read.set()
         if not snapshot.complete:
             self.call_after_refresh(self.refresh_snapshot)
 

@@ -42,7 +42,11 @@ async def test_cards_show_the_org(make_app) -> None:
         assert cards["cy"].has_class("-suspended")
         assert str(cards["cy"].render()).splitlines()[0].endswith(" suspended ")
         ada = cards["ada"].view
-        assert ada.last_bpb is not None and len(ada.loss) == SPARK_POINTS  # the whole run
+        assert (
+            ada.last_value is not None
+            and ada.last_eval.startswith("bpb ")
+            and len(ada.loss) == SPARK_POINTS
+        )  # the whole run
         assert ada.loss_best is not None and ada.loss_now is not None
         assert ada.loss_best <= min(ada.loss) and ada.loss_now != ada.loss[-1]  # averaged
         assert (

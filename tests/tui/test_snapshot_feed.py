@@ -4,6 +4,7 @@ snapshot comes back and the fields it could not read say so."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orgtui.paths import OrgPaths
-from orgtui.snapshot import Feed, OrgSnapshot
+from orgtui.snapshot import Feed, OrgSnapshot, pid_exists
 from tests.tui.conftest import NOW, build_org
 
 JSON = st.recursive(
@@ -54,6 +55,34 @@ def test_any_state_json_gives_a_snapshot(tmp_path: Path, state: dict) -> None:
     for view in snapshot.agents:
         assert isinstance(view.status, str) and isinstance(view.restarts, int)
         assert view.gpu is None or isinstance(view.gpu, int)
+    roster = Feed(root).roster(now=NOW)  # the first frame's read: state.json's seats
+    assert not roster.complete and isinstance(roster.supervisor_alive, bool)
+    full = {a.name: (a.status, a.gpu) for a in snapshot.agents}
+    assert {a.name: (a.status, a.gpu) for a in roster.agents}.items() <= full.items()
+    if not roster.agents:  # no seat read: org.toml's agents, as the full read has them
+        assert [a.name for a in snapshot.agents] == ["chief", "ada", "bo", "cy"]
+
+
+def test_the_first_read_tells_the_supervisor_alive_without_psutil(tmp_path: Path) -> None:
+    """The seats' read (the first frame's) asks the kernel; it agrees with the full read for a
+    live supervisor, one that has ended, and no supervisor."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # reaped: its pid names no process
+    for pid, alive in ((os.getpid(), True), (ended.pid, False), (None, False)):
+        root = tmp_path / f"lab-{pid}"
+        root.mkdir()
+        build_org(root, supervisor_pid=pid)
+        feed = Feed(root)
+        assert feed.roster(now=NOW).supervisor_alive is alive
+        assert feed.snapshot(now=NOW).supervisor_alive is alive
+    for pid in (0, -1, 1 << 40, 1 << 70):
+        assert pid_exists(pid) is False
+    code = (
+        "import sys; from pathlib import Path; from orgtui.snapshot import Feed; "
+        f"Feed(Path({str(root)!r})).roster(); print('psutil' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @FUZZ

@@ -22,19 +22,21 @@ from orgtui.snapshot import compute_label
 from orgtui.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
+    from orgtui.ledger.verdicts import Report
     from orgtui.tui.screens.dialogs import AdoptChoice
 
 COLUMNS = (
     ("variant", 16),
     ("seeds", 5),
-    ("bpb mean ± sd", 17),
-    ("at FLOPs", 9),
-    ("FLOPs", 9),
+    ("metric", 17),
+    ("at cost", 9),
+    ("cost", 9),
     ("hours", 7),
     ("verdict", 14),
     ("flags", 36),
     ("agents", 14),
 )
+"""Column widths; the metric and cost columns are named by the org's measure ([ledger])."""
 
 
 class LedgerScreen(Screen):
@@ -61,11 +63,16 @@ class LedgerScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        from orgtui.ledger.measure import measure_of
+
         table = self.query_one(DataTable)
         # Fixed widths: the table does not jump when rows arrive from the worker.
-        hours = self.hours_label.replace("-hours", "-h")
+        measure = measure_of(self.paths)
+        cost = measure.cost_column
+        names = {"metric": f"{measure.heading} mean ± sd", "at cost": f"at {cost}", "cost": cost}
+        names["hours"] = self.hours_label.replace("-hours", "-h")
         for label, width in COLUMNS:
-            table.add_column(hours if label == "hours" else label, width=width)
+            table.add_column(names.get(label, label), width=width)
         self.load()
 
     @work(thread=True, exclusive=True)
@@ -82,29 +89,27 @@ class LedgerScreen(Screen):
         snapshot = getattr(self.app, "snapshot", None)
         return compute_label(snapshot.gpu_source if snapshot else "nvml")
 
-    def show(self, baseline: str | None, rows: list[Any], report: Any) -> None:
+    def show(self, baseline: str | None, rows: list[Any], report: Report) -> None:
         self.baseline = baseline
+        measure = report.measure
         table = self.query_one(DataTable)
         table.clear()
         for row in rows:
             verdict = "baseline" if row.variant == baseline else (row.verdict or "—")
-            bpb = "—" if row.mean_bpb is None else f"{row.mean_bpb:.4f}"
-            if row.sd_bpb:
-                bpb += f" ± {row.sd_bpb:.4f}"
             table.add_row(
                 row.variant,
                 str(row.n_seeds),
-                bpb,
-                "—" if row.at_flops is None else f"{row.at_flops:.3g}",
-                f"{row.flops:.3g}",
+                measure.value_text(row.mean, row.sd),
+                "—" if row.at_cost is None else f"{row.at_cost:.3g}",
+                f"{row.cost:.3g}",
                 f"{row.gpu_hours:.3f}",
                 Text(verdict, style=VERDICT_STYLE.get(verdict, "bold")),
                 Text(", ".join(row.flags), style="red" if row.flags else ""),
                 ", ".join(row.agents),
             )
         best = (
-            f"{report.best_improvement_bpb:.4f} bpb ({report.best_variant})"
-            if report.best_improvement_bpb is not None
+            f"{measure.gain_text(report.best_gain)} ({report.best_variant})"
+            if report.best_gain is not None
             else "none verified yet"
         )
         self.query_one("#ledger-title", Static).update(
@@ -113,7 +118,7 @@ class LedgerScreen(Screen):
         )
         plot = self.query_one(PlotextPlot).plt
         plot.clear_data()
-        plot.title(f"best verified improvement (bpb) vs {self.hours_label}")
+        plot.title(f"best verified improvement ({measure.label}) vs {self.hours_label}")
         if report.progress:
             plot.plot([p[0] for p in report.progress], [p[2] for p in report.progress])
         self.query_one(PlotextPlot).refresh()

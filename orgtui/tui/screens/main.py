@@ -34,12 +34,44 @@ TALLEST_CARD = 30
 """On a tall terminal cards grow up to this many rows, the extra ones showing more pane."""
 WIDE_ENOUGH_FOR_SIDE_BOARD = 150
 BOARD_WIDTH = 60
+STACKED_BOARD_HEIGHT = 9
+"""Rows the board takes below the cards on a narrow terminal (app.tcss)."""
+CARDS_PADDING = 2
+"""Columns the card area's padding takes (app.tcss, ``#cards``)."""
+HEADER_AND_KEYS = 3
+"""Rows the header (two lines) and the key bar take."""
 MOVES = (("up,k", -1, 0), ("down,j", 1, 0), ("left", 0, -1), ("right", 0, 1))
 
 
 def matches(view: AgentView, text: str) -> bool:
     text = text.lower()
     return any(text in field.lower() for field in (view.name, view.role, view.backend, view.status))
+
+
+def grid_shape(shown: int, width: int, area_height: int) -> tuple[int, int, bool]:
+    """Columns and card height for ``shown`` cards in the card area, and whether they overflow
+    it (a scroll bar)."""
+    columns = max(1, width // CARD_WIDTH)
+    rows = -(-max(shown, 1) // columns)
+    height = min(TALLEST_CARD, max(CARD_HEIGHT, area_height // rows))
+    return columns, height, rows * height > area_height
+
+
+class CardGrid(VerticalScroll):
+    """The cards, scrolled (page up / down when focused). Its focus changes nothing drawn: no
+    ``:focus`` rule matches it or a card, so gaining or losing it (at start, around every
+    dialog) does not restyle every card under it as Textual would."""
+
+    def watch_has_focus(self, _has_focus: bool) -> None:
+        return
+
+
+def hidden_strip(id: str) -> Static:
+    """A strip shown only when it has something to say (hidden from the start: hiding it
+    once mounted would cost the first frame a restyle)."""
+    strip = Static(id=id)
+    strip.display = False
+    return strip
 
 
 class MainScreen(Screen):
@@ -136,47 +168,77 @@ class MainScreen(Screen):
         self.card_height = CARD_HEIGHT
         self._filling = False
         """Cards past the first frame's are being mounted, a batch at a time."""
+        self._chosen = False
+        """The person has moved the selection (else it follows the first card)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="org-header")
-        yield Static(id="banner")
-        yield Static(id="story")
+        yield hidden_strip("banner")
+        yield hidden_strip("story")
         with Horizontal(id="main-body"):
-            yield VerticalScroll(id="cards")
+            first = self._first_cards()
+            # With the scroll bar it will need from the first layout on: appearing after it,
+            # the bar would narrow every card, to be laid out and painted again.
+            overflowing = grid_shape(len(first), *self._card_area())[2]
+            with CardGrid(id="cards", classes="-overflowing" if overflowing else ""):
+                yield from first
             with Vertical(id="board-panel"):
                 yield Static("Board", classes="panel-title")
                 yield BoardList(id="main-board")
-        yield Static(id="verdicts")
+        yield hidden_strip("verdicts")
         yield KeyBar()
 
+    def _first_cards(self) -> list[AgentCard]:
+        """The cards the first frame shows, when the seats were read before the screen was
+        composed (``OrgApp.on_load``): laid out and painted with it, in one pass."""
+        snapshot = self.app.snapshot
+        if snapshot is None or not snapshot.agents:
+            return []
+        cards = [
+            AgentCard(view, gpu_source=snapshot.gpu_source)
+            for view in snapshot.agents[: self.first_slots()]
+        ]
+        self.selected_name = cards[0].agent
+        cards[0].add_class("-selected", update=False)
+        self._filling = len(cards) < len(snapshot.agents)  # the rest once it is drawn
+        return cards
+
     def on_mount(self) -> None:
-        for strip in ("#banner", "#story", "#verdicts"):
-            self.query_one(strip).display = False
         self._reflow()
         self.watch(self.app, "snapshot", self.show)
         self.watch(self.app, "panes", self._show_panes)
         self.watch(self.app, "commits", self._show_commits)
+        if self._filling:
+            self.call_after_refresh(self._mount_cards, CARD_BATCH)
 
     def on_resize(self) -> None:
         self._reflow()
 
     def _reflow(self) -> None:
         """Columns follow the width, card height the rows left free; the board moves below the
-        cards on narrow terminals."""
-        wide = self.size.width >= WIDE_ENOUGH_FOR_SIDE_BOARD
+        cards on narrow terminals. Before the first layout the card area is reckoned from the
+        terminal, so that the first frame is laid out once, with the columns it keeps."""
+        wide = self.app.size.width >= WIDE_ENOUGH_FOR_SIDE_BOARD
         body = self.query_one("#main-body")
         body.set_class(not wide, "-stacked")
         cards = self.query_one("#cards")
-        width = cards.size.width or self.size.width
-        columns = max(1, width // CARD_WIDTH)
-        shown = sum(1 for card in self.cards if card.display) or 1
-        rows = -(-shown // columns)
-        height = min(TALLEST_CARD, max(CARD_HEIGHT, (cards.size.height or 0) // rows))
+        shown = sum(1 for card in self.cards if card.display)
+        columns, height, overflowing = grid_shape(shown, *(cards.size or self._card_area()))
         if cards.styles.grid_size_columns != columns:
             cards.styles.grid_size_columns = columns
         if self.card_height != height:
             self.card_height = height
             cards.styles.grid_rows = str(height)
+        cards.set_class(overflowing, "-overflowing")
+
+    def _card_area(self) -> tuple[int, int]:
+        """The card area's width and height before the first layout: the terminal less the
+        board (beside the cards on a wide one, below them on a narrow one), their padding, the
+        header and the key bar."""
+        size = self.app.size
+        if size.width >= WIDE_ENOUGH_FOR_SIDE_BOARD:
+            return size.width - BOARD_WIDTH - CARDS_PADDING, size.height - HEADER_AND_KEYS
+        return size.width - CARDS_PADDING, size.height - HEADER_AND_KEYS - STACKED_BOARD_HEIGHT
 
     @property
     def pane_lines(self) -> int:
@@ -215,6 +277,7 @@ class MainScreen(Screen):
         for name, card in existing.items():
             if name not in names:
                 card.remove()
+        self._keep_order()
         self._apply_filter()
         self.call_after_refresh(self._reflow)  # once the strips above and below have settled
         self.query_one("#main-board", BoardList).show(snapshot.messages[-60:])
@@ -228,11 +291,9 @@ class MainScreen(Screen):
         return columns * -(-height // self.card_height)
 
     def first_slots(self) -> int:
-        """Cards the first frame shows, reckoned from the screen before the first layout."""
-        width = self.size.width - (
-            BOARD_WIDTH if self.size.width >= WIDE_ENOUGH_FOR_SIDE_BOARD else 0
-        )
-        return max(1, width // CARD_WIDTH) * -(-(self.size.height - 3) // CARD_HEIGHT)
+        """Cards the first frame shows, reckoned from the terminal before the first layout."""
+        width, height = self._card_area()
+        return max(1, width // CARD_WIDTH) * -(-height // CARD_HEIGHT)
 
     def _mount_cards(self, count: int) -> None:
         """Mount up to ``count`` cards the snapshot has and the screen lacks, in one mount
@@ -247,12 +308,29 @@ class MainScreen(Screen):
             self._filling = False
             return
         batch = [AgentCard(view, gpu_source=snapshot.gpu_source) for view in missing[:count]]
-        self.query_one("#cards", VerticalScroll).mount_all(batch)
+        self.query_one("#cards", CardGrid).mount_all(batch)
+        self._keep_order()
         self._filling = len(missing) > count
         if self._filling:
             self.call_after_refresh(self._mount_cards, CARD_BATCH)
         self._apply_filter()
         self.call_after_refresh(self._reflow)
+
+    def _keep_order(self) -> None:
+        """Cards in the snapshot's order whatever order they came in: the first read follows
+        state.json, the next org.toml, and an agent seated later is mounted after the others."""
+        if self.snapshot is None:
+            return
+        rank = {view.name: i for i, view in enumerate(self.snapshot.agents)}
+        container = self.query_one("#cards", CardGrid)
+        ordered = sorted(self.cards, key=lambda card: rank.get(card.agent, len(rank)))
+        moved = False
+        for index, card in enumerate(ordered):
+            if container.children[index] is not card:
+                container.move_child(card, before=index)
+                moved = True
+        if moved and not self._chosen:  # the selection stays on the first card until moved
+            self.select(ordered[0].agent)
 
     def watch_filter_text(self) -> None:
         self._apply_filter()
@@ -291,9 +369,10 @@ class MainScreen(Screen):
                 f"{count} idle GPU{'s' if count > 1 else ''}", style="bold yellow"
             )
         if s.complete:
-            header += Text(
-                f" · {s.hours_label} {s.gpu_hours:.2f} · best verified: {s.best_improvement}"
-            )
+            header += Text(f" · {s.hours_label} {s.gpu_hours:.2f}")
+            if s.spend is not None:
+                header += Text(f" · spend {s.spend.money_label}")
+            header += Text(f" · best verified: {s.best_improvement}")
         else:
             header += Text(" · reading runs, board and ledger…", style="dim")
         warning = s.engine.warning if s.engine is not None else None
@@ -334,8 +413,8 @@ class MainScreen(Screen):
             text += Text(f"{v.variant} vs {v.baseline}: ") + Text(
                 v.verdict, style=VERDICT_STYLE.get(v.verdict, "bold")
             )
-            if v.delta_bpb is not None:
-                text += Text(f" {v.delta_bpb:+.4f} bpb")
+            if v.delta:
+                text += Text(f" {v.delta}")
             if v.flags:
                 text += Text(f"  {', '.join(v.flags)}", style="red")
             text += Text("   ")
@@ -358,6 +437,7 @@ class MainScreen(Screen):
             card.scroll_visible(animate=False)
 
     def on_agent_card_selected(self, event: AgentCard.Selected) -> None:
+        self._chosen = True
         self.select(event.card.agent)
 
     def _selected_view(self) -> AgentView | None:
@@ -377,6 +457,7 @@ class MainScreen(Screen):
         current = self.selected()
         index = cards.index(current) if current in cards else 0
         index = max(0, min(len(cards) - 1, index + rows * columns + cols))
+        self._chosen = True
         self.select(cards[index].agent)
 
     def action_takeover(self) -> None:

@@ -118,8 +118,11 @@ def loss_line(view: AgentView, width: int) -> Text:
 
 
 def run_line(view: AgentView) -> Text:
-    """The latest eval, the agent's jobs in the queue (and on the cluster), then its latest run."""
-    text = Text(f"bpb {view.last_bpb:.4f}", style="bold") if view.last_bpb is not None else Text("")
+    """The latest eval, what its model tokens cost, the agent's jobs in the queue (and on the
+    cluster), then its latest run."""
+    text = Text(view.last_eval, style="bold")
+    if view.spend is not None:
+        text += Text((" · " if text else "") + view.spend.money_label, style="bold magenta")
     if jobs := job_counts(view):
         text += Text((" · " if text else "") + jobs, style="bold cyan")
     if cluster := cluster_jobs(view):
