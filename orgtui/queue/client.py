@@ -126,12 +126,15 @@ def plan_jobs(paths: OrgPaths, plan: RunPlan, cwd: Path, *, post_result: bool) -
 # ------------------------------------------------------------------------------ running here
 
 
-def run_inline(paths: OrgPaths, batch: Sequence[Job], say: Say, here: Path | None) -> list[Job]:
+def run_inline(
+    paths: OrgPaths, batch: Sequence[Job], say: Say, here: Path | None, *, echo: bool = True
+) -> list[Job]:
     """Claim and run the jobs in this process, one after another; returns them as they ended.
 
     ``here`` is where the commands run (the caller's own work tree); None runs each in a
     checkout of its commit. A job someone else claimed first (a supervisor started meanwhile)
-    is followed instead.
+    is followed instead. ``echo``: the commands' output on our stdout too (else only in each
+    run's output.log).
 
     Raises:
         KeyboardInterrupt: after Ctrl-C killed the seed at hand and cancelled the rest.
@@ -140,21 +143,23 @@ def run_inline(paths: OrgPaths, batch: Sequence[Job], say: Say, here: Path | Non
     n = len(batch)
     try:
         for k, job in enumerate(batch, 1):
-            _run_one(paths, job, k, n, say, here)
+            _run_one(paths, job, k, n, say, here, echo)
     except BaseException:
         _cancel_queued(paths, batch, "not run: its batch stopped at an earlier seed")
         raise
     return [_current(paths, job) for job in batch]
 
 
-def _run_one(paths: OrgPaths, job: Job, k: int, n: int, say: Say, here: Path | None) -> None:
+def _run_one(
+    paths: OrgPaths, job: Job, k: int, n: int, say: Say, here: Path | None, echo: bool
+) -> None:
     mine = claim(paths, job, Slot(INLINE), engine_id=str(os.getpid()))
     if mine is None:
         follow(paths, [job], say, first=k, total=n)
         return
     say(f"[{k}/{n}] run {job.run_id} (variant {job.variant}, seed {job.seed})")
     try:
-        result = _run_here(paths, mine, here)
+        result = _run_here(paths, mine, here, echo)
     except KeyboardInterrupt:
         end_job(paths, mine, None, cancelled=True, reason="interrupted (Ctrl-C): run killed")
         left = n - k
@@ -170,13 +175,13 @@ def _run_one(paths: OrgPaths, job: Job, k: int, n: int, say: Say, here: Path | N
         say(f"run {job.run_id} exited with code {result.exit_code}")
 
 
-def _run_here(paths: OrgPaths, job: Job, here: Path | None) -> SeedResult:
+def _run_here(paths: OrgPaths, job: Job, here: Path | None, echo: bool) -> SeedResult:
     if here is not None:
-        return run_job(paths, job, here)
+        return run_job(paths, job, here, echo=echo)
     from orgtui.queue.worker import checked_out
 
     with checked_out(paths, job) as cwd:
-        return run_job(paths, job, cwd)
+        return run_job(paths, job, cwd, echo=echo)
 
 
 def _cancel_queued(paths: OrgPaths, batch: Sequence[Job], reason: str) -> int:

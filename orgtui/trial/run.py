@@ -285,7 +285,7 @@ def run_sides(paths: OrgPaths, jobs: list[Job]) -> None:
     with contextlib.ExitStack() as stack, ThreadPoolExecutor(len(sides)) as pool:
         places = [stack.enter_context(checked_out(paths, side[0])) for side in sides]
         done = [
-            pool.submit(run_inline, paths, side, lambda _line: None, place)
+            pool.submit(run_inline, paths, side, lambda _line: None, place, echo=False)
             for side, place in zip(sides, places, strict=True)
         ]
         for future in done:

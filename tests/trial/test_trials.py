@@ -27,7 +27,7 @@ def trial(capsys, tmp_path: Path, designs: list[Path], task: str, budget: str) -
     code = main([*argv, "--dir", str(tmp_path / "trials")])
     out = capsys.readouterr()
     assert code == 0, out.err
-    return json.loads(out.out)
+    return json.loads(out.out)  # stdout is the JSON alone: no trainer's output in it
 
 
 def test_a_claim_the_fresh_seeds_refuse_scores_zero(tmp_path, capsys):
