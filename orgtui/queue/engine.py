@@ -201,7 +201,7 @@ class LocalEngine:
             self.paths,
             job.id,
             (JobState.RUNNING,),
-            state=JobState.CANCELLED if _cancel_asked(self.paths, job) else JobState.FAILED,
+            state=JobState.CANCELLED if cancel_asked(self.paths, job) else JobState.FAILED,
             ended=time.time(),
             reason=job.reason or "stopped: its process ended without recording the end",
         )
@@ -210,7 +210,7 @@ class LocalEngine:
         return None  # nothing but the org itself stops a local worker
 
     def _ask_cancel(self, job: Job) -> None:
-        if not _cancel_asked(self.paths, job):
+        if not cancel_asked(self.paths, job):
             transition(self.paths, job.id, (JobState.RUNNING,), reason="cancel: stopped")
 
     def _wait_ended(self, job: Job, timeout: float) -> None:
@@ -236,6 +236,7 @@ def _interrupt_tree(pid: int) -> None:
     signal_tree(pid, signal.SIGINT)
 
 
-def _cancel_asked(paths: OrgPaths, job: Job) -> bool:
+def cancel_asked(paths: OrgPaths, job: Job) -> bool:
+    """Whether the job's file says someone asked to cancel it (read now, not from ``job``)."""
     current = load_job(paths.job_file(job.id))
     return isinstance(current, Job) and current.reason.startswith("cancel:")

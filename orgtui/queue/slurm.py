@@ -34,6 +34,7 @@ from orgtui.queue.engine import (
     Ending,
     EngineUnavailable,
     Slot,
+    cancel_asked,
     claim,
     close_run,
 )
@@ -324,8 +325,7 @@ class SlurmEngine:
             return
         ending = self.ending(job)
         close_run(self.paths, job, ending)
-        current = load_job(self.paths.job_file(job.id))
-        asked = isinstance(current, Job) and current.reason.startswith("cancel:")
+        asked = cancel_asked(self.paths, job)
         transition(
             self.paths,
             job.id,
