@@ -175,11 +175,22 @@ def narrate(snapshot: OrgSnapshot, runs: Sequence[Any]) -> Narration:
 
 
 def orgtui_cli(root: Path, socket: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orgtui", *args, "--root", str(root), "--socket", socket],
-        capture_output=True,
-        text=True,
-    )
+    return subprocess.run(_argv(root, socket, *args), capture_output=True, text=True)
+
+
+def orgtui_outputs(root: Path, socket: str, *verbs: str) -> list[str]:
+    """Each verb's output, the verbs run side by side (they only read what the org wrote)."""
+    started = [
+        subprocess.Popen(
+            _argv(root, socket, verb), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        for verb in verbs
+    ]
+    return [process.communicate()[0] for process in started]
+
+
+def _argv(root: Path, socket: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "orgtui", *args, "--root", str(root), "--socket", socket]
 
 
 def progress(paths: OrgPaths, started: float) -> Progress:
@@ -236,7 +247,24 @@ def follow(
                 f"the demo did not conclude within {timeout_s:.0f}s; look at `orgtui board` and "
                 f"`orgtui status` in {paths.root}"
             )
-        time.sleep(1.0)
+        board_quiet(paths, 1.0)
+
+
+def board_quiet(paths: OrgPaths, seconds: float, step: float = 0.1) -> None:
+    """Wait ``seconds``, or less when a message lands: the conclusion is seen at once."""
+    before = _mtime(paths.board_dir)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(step)
+        if _mtime(paths.board_dir) != before:
+            return
+
+
+def _mtime(directory: Path) -> int | None:
+    try:
+        return directory.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def failed_agent(paths: OrgPaths) -> str | None:
@@ -301,8 +329,10 @@ def run_demo(
         if headless and not keep:
             orgtui_cli(target, socket, "down")
         raise
-    for verb in ("ledger", "report"):
-        say(orgtui_cli(target, socket, verb).stdout.rstrip())
+    closing = ("ledger", "report") if keep else ("ledger", "report", "down")
+    ledger, report, *_ = orgtui_outputs(target, socket, *closing)
+    say(ledger.rstrip())
+    say(report.rstrip())
     from orgtui import board
 
     conclusion = [m for m in board.messages(paths) if CONCLUSION in m.subject][-1]
@@ -310,6 +340,5 @@ def run_demo(
     if keep:
         say(f"\nthe org keeps running: orgtui --root {target} --socket {socket}")
     else:
-        orgtui_cli(target, socket, "down")
         say(f"\norg stopped; the repo stays in {target}")
     return 0

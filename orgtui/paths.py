@@ -91,6 +91,12 @@ class OrgPaths:
         return self.org_dir / "checkouts"
 
     @property
+    def checkouts_lock(self) -> Path:
+        """Held while a checkout is added or removed: one worker's ``git worktree prune`` would
+        otherwise end another's half-made checkout."""
+        return self.checkouts_dir / ".lock"
+
+    @property
     def budget_state(self) -> Path:
         """Budget limits raised at runtime, and what the supervisor warned and acted on."""
         return self.org_dir / "budget.json"

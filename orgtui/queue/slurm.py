@@ -180,13 +180,16 @@ def sbatch_argv(spec: SlurmSpec, paths: OrgPaths, job: Job, python: str) -> list
 
 
 def submit(spec: SlurmSpec, paths: OrgPaths, job: Job, python: str = sys.executable) -> str:
-    """Submit ``job``'s worker; its Slurm job id.
+    """Submit ``job``'s worker; its Slurm job id. With ``cpus`` set, the job gets
+    ``OMP_NUM_THREADS`` = cpus unless the environment already says.
 
     Raises:
         SlurmError: sbatch is missing, the controller is down, or it refused the job.
     """
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     env |= {"ORGTUI_ROOT": str(paths.root), "ORGTUI_SLOT": job.slot or "slurm"}
+    if spec.cpus:  # its own CPUs, not a thread per core of the node for every job on it
+        env.setdefault("OMP_NUM_THREADS", str(spec.cpus))
     ensure_private_dir(paths.logs_dir)
     out = _slurm(sbatch_argv(spec, paths, job, python), env).strip()
     slurm_id = out.split(";", 1)[0].strip()

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from orgtui.atomic import ensure_private_dir
+from orgtui.atomic import exclusive_lock
 from orgtui.errors import OrgtuiError
 from orgtui.ledger.runner import end_job, record_allocation, run_job
 from orgtui.paths import OrgPaths
@@ -48,9 +48,10 @@ def checked_out(paths: OrgPaths, job: Job) -> Iterator[Path]:
     from orgtui.supervisor.worktrees import add_checkout, remove_checkout
 
     dest = paths.checkouts_dir / job.id
-    ensure_private_dir(paths.checkouts_dir)
-    remove_checkout(paths.root, dest)  # a killed worker's leftover
-    add_checkout(paths.root, job.commit, dest)
+    lock = paths.checkouts_lock
+    with exclusive_lock(lock):
+        remove_checkout(paths.root, dest)  # a killed worker's leftover
+        add_checkout(paths.root, job.commit, dest)
     try:
         _copy_extras(paths, dest)
         cwd = (dest / job.workdir).resolve()
@@ -61,7 +62,7 @@ def checked_out(paths: OrgPaths, job: Job) -> Iterator[Path]:
             )
         yield cwd
     finally:
-        with contextlib.suppress(OrgtuiError):
+        with contextlib.suppress(OrgtuiError), exclusive_lock(lock):
             remove_checkout(paths.root, dest)
 
 

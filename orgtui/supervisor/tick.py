@@ -4,7 +4,8 @@ Each tick: one ``list-panes`` call, liveness per seat, restarts with exponential
 status from the agent's own status.json (the pane detectors where a CLI's hooks are stale or
 report only part of the states), board nudges, zoomed walls nobody watches tiled again, a GPU
 sample, the experiment queue's scheduler (its failures logged, never fatal), and state.json
-written when something changed (the heartbeat at most every few seconds). Control-socket
+written when something changed (the heartbeat at most every few seconds). A change in the queue
+directory (a job queued or ended) ends the wait for the next tick at once. Control-socket
 requests run under the same lock as the tick, so only this process mutates state while it
 lives. A state file that cannot be written (disk full, read-only ``.org/``) is retried with
 backoff: supervision goes on meanwhile.
@@ -32,6 +33,7 @@ from orgtui.supervisor.control import ControlServer
 from orgtui.supervisor.seats import log, open_org, post_system, seat, seat_names
 from orgtui.supervisor.state import Seat, SeatStatus, save_state
 from orgtui.supervisor.tmux import Pane
+from orgtui.supervisor.wake import watch_queue
 
 SHELLS = {"bash", "zsh", "sh", "fish", "dash", "ksh", "tcsh"}
 HEARTBEAT_EVERY_S = 5.0
@@ -63,6 +65,8 @@ class Supervisor:
         self.spec = config.supervisor
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.wake = threading.Event()
+        """Ends the wait for the next tick: a `down`, a signal, a change in the queue."""
         self.dirty = True
         self.last_save = 0.0
         self.save_failures = 0
@@ -124,6 +128,7 @@ class Supervisor:
             self.start()
         server = ControlServer(self.paths, self.handle)
         server.start()
+        watch_queue(self.paths.queue_dir, self.wake, self.stop)
         try:
             while not self.stop.is_set():
                 began = time.perf_counter()
@@ -133,7 +138,8 @@ class Supervisor:
                     self.safe_tick(time.time())
                 self.tick_times.append(time.perf_counter() - began)
                 del self.tick_times[:-1000]
-                self.stop.wait(self.spec.tick_s)
+                self.wake.wait(self.spec.tick_s)
+                self.wake.clear()
         finally:
             server.close()
             with self.lock:
@@ -142,6 +148,11 @@ class Supervisor:
                 self.org.state.supervisor.pid = None
                 self.save(time.time())
             self._log(f"supervisor {os.getpid()} stopped")
+
+    def halt(self) -> None:
+        """Stop once the tick at hand is over."""
+        self.stop.set()
+        self.wake.set()
 
     def save(self, now: float) -> bool:
         """Write state.json; on failure say so (log and pane) and retry later with backoff."""
@@ -490,7 +501,7 @@ class Supervisor:
                 return {"ok": False, "error": str(error)}
             reply = verbs.dispatch(self.org, request)
             if request.verb == "down":
-                self.stop.set()
+                self.halt()
             if reply.ok and verbs.VERBS[request.verb].changes:
                 self.dirty = True
                 self.save(time.time())
@@ -539,7 +550,7 @@ def supervise(config: OrgConfig, socket_name: str | None) -> int:
         raise SupervisorRunning(f"a supervisor already runs for {paths.root}") from None
     supervisor = Supervisor(config, socket_name)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: supervisor.stop.set())
+        signal.signal(sig, lambda *_: supervisor.halt())
     with contextlib.closing(pid_lock):
         supervisor.run()
     return 0

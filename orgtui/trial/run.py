@@ -26,8 +26,10 @@ from orgtui.trial.setup import TrialError, build_trial_repo, design_name
 
 Say = Callable[[str], object]
 POLL_S = 1.0
-QUIET_S = 6.0
-"""Every agent idle and nothing queued or running this long: the org has stopped working."""
+QUIET_S = 3.0
+"""Every agent idle, nothing queued or running and nothing posted or submitted this long: the
+org has stopped working (an idle agent is nudged about a new message within a supervisor
+tick, and a new message or job starts the wait again)."""
 STOP_WAIT_S = 60.0
 HELD_OUT_SEED = 1000
 """Held-out seeds start here (or above every seed the org used)."""
@@ -126,9 +128,14 @@ def run_trial(
 # ------------------------------------------------------------------------------ the org's life
 
 
+Quiet = tuple[frozenset[str], int]
+"""What a quiet org has: the board's message ids and how many jobs the queue holds."""
+
+
 def watch(paths: OrgPaths, config: OrgConfig, budget: Budget, started: float) -> str:
     """Wait until the budget is spent or the org has gone quiet; returns which."""
     quiet_since: float | None = None
+    last: Quiet | None = None
     while True:
         time.sleep(POLL_S)
         now = time.time()
@@ -137,24 +144,29 @@ def watch(paths: OrgPaths, config: OrgConfig, budget: Budget, started: float) ->
         money = spend_of(config, paths)[1] if budget.unit == "money" else None
         if budget.spent(now - started, hours, money):
             return f"budget {budget.text} spent"
-        if quiet(paths, config):
-            quiet_since = quiet_since or now
-            if now - quiet_since >= QUIET_S:
-                return "the org went quiet: every agent idle, nothing queued"
-        else:
-            quiet_since = None
+        state = quiet(paths, config)
+        if state is None or state != last:
+            quiet_since = None if state is None else now
+        elif quiet_since is not None and now - quiet_since >= QUIET_S:
+            return "the org went quiet: every agent idle, nothing queued"
+        last = state
 
 
-def quiet(paths: OrgPaths, config: OrgConfig) -> bool:
-    """Every agent says idle and no job is queued or running."""
+def quiet(paths: OrgPaths, config: OrgConfig) -> Quiet | None:
+    """None while an agent is not idle or a job is queued or running; else the board and the
+    queue as they stand (a change means the org is still at work)."""
     from orgtui.agentstatus import read_status
+    from orgtui.board.store import message_ids
     from orgtui.queue.jobs import jobs
 
     for name in config.agent_names:
         status = read_status(paths, name)
         if status is None or status.state != "idle":
-            return False
-    return all(job.state.finished for job in jobs(paths))
+            return None
+    queue = jobs(paths)
+    if not all(job.state.finished for job in queue):
+        return None
+    return frozenset(message_ids(paths) or ()), len(queue)
 
 
 def failed_playbooks(paths: OrgPaths, config: OrgConfig) -> list[str]:

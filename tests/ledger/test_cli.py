@@ -206,7 +206,9 @@ def test_end_to_end_real_nanochat_runs_then_compare(org):
         "--eval-batches",
         "2",
     ]
-    env = {"ORGTUI_AGENT": "ada"}
+    # one thread a trainer: torch's default of one per core spins against the other test
+    # worker on a small machine (several times the CPU time for the same 30 steps)
+    env = {"ORGTUI_AGENT": "ada", "OMP_NUM_THREADS": "1"}
     for variant, extra in (("base", []), ("nocap", ["--softcap", "0"])):
         out = orgtui(
             org, "run", "--variant", variant, "--seeds", "2", "--", *train, *extra, env=env

@@ -1,10 +1,10 @@
 """Must-show of the Slurm engine, on a real single-node Slurm with four GRES GPUs: the real
 supervisor in real tmux submits real tiny nanochat runs with ``sbatch``; each job sees its own
-``CUDA_VISIBLE_DEVICES``; no more run at once than the node allows; GPU-hours come from the
-allocation; an outside ``scancel`` leaves a killed run the verdicts leave out and the board
-tells; a supervisor killed mid-job finds its jobs again by Slurm job id; preempted jobs are
-resubmitted once; and an unknown partition, a missing ``sbatch`` or a down controller leave
-the job queued with a clear error."""
+``CUDA_VISIBLE_DEVICES`` and as many threads as it has CPUs; no more run at once than the node
+allows; GPU-hours come from the allocation; an outside ``scancel`` leaves a killed run the
+verdicts leave out and the board tells; a supervisor killed mid-job finds its jobs again by
+Slurm job id; preempted jobs are resubmitted once; and an unknown partition, a missing
+``sbatch`` or a down controller leave the job queued with a clear error."""
 
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 
 from orgtui import board
-from orgtui.config import load_config
+from orgtui.config import SlurmSpec, load_config
 from orgtui.ledger.runs import load_run
 from orgtui.ledger.verdicts import Ledger
 from orgtui.paths import OrgPaths
 from orgtui.procs import pid_alive
 from orgtui.queue.jobs import Job, JobState, jobs
 from orgtui.queue.scheduler import Scheduler
+from orgtui.queue.slurm import submit
 from orgtui.supervisor.state import OrgState
 from tests.conftest import REPO_ROOT, git, run_orgtui, wait_for
 from tests.slurm.cluster import Cluster
@@ -33,8 +34,8 @@ from tests.supervisor.helpers import orgtui, state, supervisor_up, write_org
 
 pytestmark = pytest.mark.timeout(300)
 
-TRAIN = [sys.executable, "-m", "nanochat.train", "--preset", "tiny", "--eval-every", "5"]
-TRAIN += ["--eval-tokens", "1024", "--max-steps", "10"]
+TRAIN = [sys.executable, "-m", "nanochat.train", "--preset", "tiny", "--eval-every", "2"]
+TRAIN += ["--eval-tokens", "1024", "--max-steps", "4"]  # an eval curve, in about a second
 LONG = ["--max-steps", "100000"]  # runs until something stops it
 AGENTS = {name: "sleep 1000" for name in ("a1", "a2")}
 
@@ -166,6 +167,24 @@ def test_two_agents_six_seeds_each_job_its_own_gpu_billed_by_allocation(
     assert all(listed[job.id]["engine_id"] == job.engine_id for job in final)
 
 
+def test_a_job_runs_as_many_threads_as_it_has_cpus(
+    tmp_path: Path, slurm_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cpus = N``: the job's OMP_NUM_THREADS is N, not torch's default of a thread per core
+    of the node in every job on it (two such jobs on two cores ran five times slower)."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    paths = OrgPaths(tmp_path)
+    python = tmp_path / "python"  # stands in for the worker: says what Slurm gave it
+    python.write_text('#!/bin/sh\necho "threads=$OMP_NUM_THREADS on $CUDA_VISIBLE_DEVICES"\n')
+    python.chmod(0o755)
+    job = Job(id="threads", variant="v", seed=0, command=("true",), run_id="r", commit=None)
+    spec = SlurmSpec(partition=slurm_cluster.partition, gpus=1, cpus=1)
+    submit(spec, paths, job, str(python))
+    log = paths.worker_log(job.id)
+    said = wait_for(lambda: log.exists() and log.read_text().strip(), "the job's output", 60)
+    assert said.split()[0] == "threads=1" and said.split()[-1] in {"0", "1", "2", "3"}
+
+
 def test_an_outside_scancel_leaves_a_killed_run_out_of_verdicts_and_says_so(
     git_repo: Path, tmux_socket: str, slurm_cluster: Cluster
 ) -> None:
@@ -197,7 +216,7 @@ def test_a_killed_supervisor_finds_its_slurm_jobs_again_and_submits_none_twice(
 ) -> None:
     paths = slurm_org(git_repo)
     start(git_repo, tmux_socket)
-    asked = enqueue(git_repo, "a1", "long", 2, "--max-steps", "60")
+    asked = enqueue(git_repo, "a1", "long", 2, "--max-steps", "20")  # outlives a restart
     mid = wait_for(lambda: slurm_running(paths, slurm_cluster, 2), "two jobs mid-run", 120)
     old = state(git_repo)["supervisor"]["pid"]
     os.kill(old, signal.SIGKILL)
@@ -222,7 +241,8 @@ def test_a_preempted_job_is_resubmitted_once(
 ) -> None:
     paths = slurm_org(git_repo, requeue=True)
     start(git_repo, tmux_socket)
-    enqueue(git_repo, "a1", "wide", slurm_cluster.max_concurrent, "--max-steps", "30")
+    steps = ("--max-steps", "20")  # still running when the urgent job lands
+    enqueue(git_repo, "a1", "wide", slurm_cluster.max_concurrent, *steps)
     wait_for(
         lambda: slurm_running(paths, slurm_cluster, slurm_cluster.max_concurrent),
         "the node full of the org's jobs",
