@@ -21,8 +21,8 @@ BEATS: tuple[tuple[str, int], ...] = (
     ("01-start", 0),
     ("02-baseline", 2),
     ("03-variants", 5),
-    ("04-standup", 6),
-    ("05-conclusion", 7),
+    ("04-standup", 7),
+    ("05-conclusion", 8),
 )
 """(frame, the story's step it waits for): taken once the status line has reached the step."""
 

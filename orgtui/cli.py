@@ -49,9 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def tui_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """``orgtui [--root DIR] [--socket NAME]`` (the TUI), parsed without importing every
+    verb's module first (about 40 ms of the TUI's cold start); None for anything else (a verb,
+    ``--help``, a mistake), which the whole parser reads."""
+    quick = argparse.ArgumentParser(
+        prog="orgtui", parents=[common], add_help=False, exit_on_error=False
+    )
+    try:
+        args, rest = quick.parse_known_args(list(argv))
+    except argparse.ArgumentError:
+        return None
+    return None if rest else args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = tui_args(argv) or build_parser().parse_args(argv)
     handler = getattr(args, "func", None)
     try:
         if handler is None:

@@ -21,7 +21,8 @@ from typing import Any
 from orgtui.config import BUNDLED_ROLES_DIR
 from orgtui.errors import OrgtuiError
 from orgtui.paths import OrgPaths
-from orgtui.snapshot import MessageView, Narration, Narrator, OrgSnapshot
+from orgtui.snapshot import Narrator, OrgSnapshot
+from orgtui.views import MessageView, Narration
 
 OpenTui = Callable[[Path, str, Narrator | None], int]
 """Runs the TUI on (org root, tmux socket, narrator) until the person quits; the exit code."""

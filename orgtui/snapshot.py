@@ -4,7 +4,8 @@
   field of the snapshot, never an exception, because the TUI must draw whatever state the
   org is in.
 - Cheap to import: every reader is imported inside the method that needs it, so the TUI's
-  first frame does not wait for libtmux, GitPython, psutil or the ledger.
+  first frame does not wait for libtmux, GitPython, psutil or the ledger; the records of the
+  full read (``orgtui.views``) come with it, since the first frame shows the seats alone.
 - Pane text and commits come from the modules that own tmux and git (``supervisor.tmux``,
   ``supervisor.worktrees``); callers ask only for what is on screen, from a worker thread.
 - Cheap to refresh: runs are re-parsed only when their metrics grew, queue files only when
@@ -39,6 +40,16 @@ if TYPE_CHECKING:
     from orgtui.spend.tokens import TokenCounts
     from orgtui.supervisor.state import OrgState, Seat
     from orgtui.supervisor.tmux import Tmux
+    from orgtui.views import (
+        ClusterJob,
+        EngineView,
+        GpuView,
+        JobView,
+        MessageView,
+        Narration,
+        SpendView,
+        VerdictView,
+    )
 
 SPARK_POINTS = 48
 """A run's loss curve is averaged down to this many points, whatever its length."""
@@ -51,131 +62,10 @@ MAX_WINDOW_SAMPLES = 1 << 16
 """The most GPU samples read back for the idle count (18 hours at one a second)."""
 ENGINE_STATUS_LIMIT = 1 << 20
 """``.org/engine.json`` is read up to this size; a larger one is not the engine's."""
-ENGINE_NAMES = {"slurm": "Slurm"}
 CARD_CLUSTER_JOBS = 2
 """Cluster jobs a card names; it counts the rest."""
 MODEL_NAME_LIMIT = 48
 """A model name is shown up to this many characters (spend.json is anyone's to edit)."""
-
-
-@dataclass(frozen=True)
-class GpuView:
-    """One GPU as a gauge shows it."""
-
-    index: int
-    util: float | None
-    mem_used: int | None
-    mem_total: int | None
-    power_w: float | None
-    source: str  # nvml | replay | none
-
-
-@dataclass(frozen=True)
-class ClusterJob:
-    """What the cluster scheduler says of one of the org's jobs (``.org/engine.json``)."""
-
-    engine: str
-    """The engine's name as in org.toml: ``slurm``."""
-    id: str
-    """The cluster's job id."""
-    state: str = ""
-    """The scheduler's state (``PENDING``, ``RUNNING``, ``TIMEOUT``...); empty: not known."""
-    reason: str = ""
-    """Why it waits (squeue's reason: ``Resources``, ``Priority``); ``None`` or empty: no reason."""
-
-    @property
-    def status(self) -> str:
-        """``RUNNING``, ``PENDING (Resources)``; ``?`` when the state is not known."""
-        if not self.state:
-            return "?"
-        shown = self.reason and self.reason != "None"
-        return f"{self.state} ({self.reason})" if shown else self.state
-
-    @property
-    def summary(self) -> str:
-        """``12 RUNNING``, ``13 PENDING (Resources)``, ``14 ?``."""
-        return f"{self.id} {self.status}"
-
-    @property
-    def label(self) -> str:
-        """``slurm 12 RUNNING``, ``slurm 13 PENDING (Resources)``."""
-        return f"{self.engine} {self.summary}"
-
-
-@dataclass(frozen=True)
-class EngineView:
-    """What a cluster engine last saw (``.org/engine.json``): None fields are not known."""
-
-    name: str
-    reachable: bool | None = None
-    """False: its scheduler did not answer the last time it was asked (``error`` says why)."""
-    error: str | None = None
-    checked: float | None = None
-    jobs: Mapping[str, ClusterJob] = field(default_factory=dict)
-    """The org's job id -> what the scheduler says of it."""
-
-    @property
-    def title(self) -> str:
-        return ENGINE_NAMES.get(self.name, self.name)
-
-    @property
-    def warning(self) -> str | None:
-        """``Slurm unreachable: <why>`` when its scheduler did not answer; else None."""
-        if self.reachable is not False:
-            return None
-        return f"{self.title} unreachable: {self.error or 'no answer'}"
-
-
-@dataclass(frozen=True)
-class ModelSpend:
-    """One model's tokens in a seat, by kind, and what they cost."""
-
-    model: str
-    input: int = 0
-    output: int = 0
-    cache_write: int = 0
-    cache_read: int = 0
-    money: float | None = None
-    """None: the model has no price (its tokens are shown, never guessed at)."""
-
-    @property
-    def tokens(self) -> int:
-        return self.input + self.output + self.cache_write + self.cache_read
-
-    @property
-    def money_label(self) -> str:
-        """``$1.23``, or ``no price``."""
-        return "no price" if self.money is None else f"${self.money:,.2f}"
-
-
-@dataclass(frozen=True)
-class SpendView:
-    """Model tokens and their money: one seat's (with its models, most tokens first) or the
-    org's. Only seats with tokens have one."""
-
-    tokens: int = 0
-    money: float | None = None
-    """The priced models' money; None when no model with tokens has a price."""
-    unpriced: tuple[str, ...] = ()
-    """Models with tokens and no price: left out of ``money``."""
-    models: tuple[ModelSpend, ...] = ()
-
-    @property
-    def money_label(self) -> str:
-        """``$1.23``; ``$1.23*`` when it leaves out a model with no price; ``no price`` when
-        no model has one (``orgtui spend``'s words)."""
-        if self.money is None:
-            return "no price"
-        return f"${self.money:,.2f}" + ("*" if self.unpriced else "")
-
-    def __add__(self, other: SpendView) -> SpendView:
-        """The two together (their models' rows left out: the org's total needs none)."""
-        monies = [m for m in (self.money, other.money) if m is not None]
-        return SpendView(
-            self.tokens + other.tokens,
-            sum(monies) if monies else None,
-            tuple(sorted({*self.unpriced, *other.unpriced})),
-        )
 
 
 @dataclass(frozen=True)
@@ -214,61 +104,6 @@ class AgentView:
 
 
 @dataclass(frozen=True)
-class MessageView:
-    """One board line; ``malformed`` carries the reason for a file that did not parse."""
-
-    id: str
-    sender: str
-    to: tuple[str, ...]
-    subject: str
-    kind: str
-    thread: str
-    time: str
-    body: str = ""
-    reply_to: str | None = None
-    unread: bool = False
-    malformed: str | None = None
-
-
-@dataclass(frozen=True)
-class VerdictView:
-    """One variant's verdict against the baseline, for the main screen's bottom strip."""
-
-    variant: str
-    verdict: str
-    baseline: str
-    delta: str = ""
-    """B - A in the task's metric, as the strip shows it (``+0.0123 bpb``); empty when none."""
-    flags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class JobView:
-    """One queue file as the queue screen lists it; ``malformed`` says why one did not read."""
-
-    id: str
-    state: str
-    """queued | running | done | failed | cancelled | malformed"""
-    variant: str = ""
-    seed: int = 0
-    agent: str | None = None
-    kind: str = ""
-    priority: int = 0
-    slot: str | None = None
-    created: float = 0.0
-    started: float | None = None
-    ended: float | None = None
-    left_s: float | None = None
-    """Estimated seconds until it ends (a queued job: waiting included); None: no estimate."""
-    reason: str = ""
-    cancelling: bool = False
-    """Running, with a cancel asked for: the engine is stopping it."""
-    cluster: ClusterJob | None = None
-    """Its job on the cluster (a cluster engine, once submitted)."""
-    malformed: str | None = None
-
-
-@dataclass(frozen=True)
 class QueueView:
     """The experiment queue: its slots, then jobs queued (in the order they will start),
     running, and the latest finished."""
@@ -286,15 +121,6 @@ class QueueView:
     @property
     def malformed(self) -> int:
         return len(self.in_state("malformed"))
-
-
-@dataclass(frozen=True)
-class Narration:
-    """What a story told over the org (the demo's) says now: a line, maybe more below it."""
-
-    line: str
-    detail: str = ""
-    problem: bool = False
 
 
 @dataclass(frozen=True)
@@ -328,6 +154,8 @@ class OrgSnapshot:
     """The cluster engine's view; None for the local engine."""
     spend: SpendView | None = None
     """Every seat's model tokens and money together; None while none has used any."""
+    keys: Mapping[str, str] = field(default_factory=dict)
+    """org.toml's ``[keys]``: binding id -> key (empty until org.toml is read)."""
 
     def agent(self, name: str) -> AgentView | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -343,7 +171,7 @@ def compute_label(gpu_source: str) -> str:
     return "CPU-hours" if gpu_source == "none" else "GPU-hours"
 
 
-Narrator = Callable[[OrgSnapshot, Sequence[Any]], Narration]
+Narrator = Callable[[OrgSnapshot, Sequence[Any]], "Narration"]
 """Tells a story over a snapshot and its runs (``orgtui demo`` passes one); from a worker."""
 
 
@@ -448,6 +276,7 @@ class Feed:
 
     def snapshot(self, now: float | None = None) -> OrgSnapshot:
         from orgtui import board
+        from orgtui.views import SpendView
 
         config, problem = self._config()
         state = self._state()
@@ -510,6 +339,7 @@ class Feed:
             idle_gpus=self._idle(config, source, taken),
             engine=engine,
             spend=sum(spends.values(), SpendView()) if spends else None,
+            keys=dict(config.keys) if config else {},
         )
         if self.narrator is None:
             return snapshot
@@ -552,6 +382,8 @@ class Feed:
     def engine_status(self, config: OrgConfig | None) -> EngineView | None:
         """What the cluster engine last wrote (None for the local engine, nothing read);
         re-read only when the file changed (an atomic rewrite is a new inode)."""
+        from orgtui.views import EngineView
+
         engine = config.compute.engine if config is not None else "local"
         if engine == "local":
             self._engine = None
@@ -720,6 +552,7 @@ def _spend_view(usage: Mapping[str, TokenCounts], prices: Mapping[str, Price]) -
     """A seat's tokens by model, priced; None when it has none. A model without a price keeps
     its tokens and is named as left out of the money."""
     from orgtui.spend.prices import price_of
+    from orgtui.views import ModelSpend, SpendView
 
     rows = []
     for model, counts in usage.items():
@@ -763,6 +596,7 @@ def _unread_counts(paths: OrgPaths, names: list[str], messages: list[Any]) -> di
 
 def _message_view(item: Any, human_read: Any) -> MessageView:
     from orgtui import board
+    from orgtui.views import MessageView
 
     if isinstance(item, board.Message):
         return MessageView(
@@ -791,6 +625,7 @@ def _message_view(item: Any, human_read: Any) -> MessageView:
 
 def _gpus(paths: OrgPaths) -> tuple[dict[int, GpuView], str]:
     from orgtui.gpu import latest_sample
+    from orgtui.views import GpuView
 
     try:
         sample = latest_sample(paths)
@@ -852,6 +687,7 @@ def _queue_view(
     with the time they have left, the latest finished; malformed files as such. On a cluster
     engine, each submitted job with its cluster job id and state."""
     from orgtui.queue.jobs import Job, cancel_requested
+    from orgtui.views import JobView
 
     if not entries:
         return QueueView(slots=slots)
@@ -896,6 +732,8 @@ def _queue_view(
 def _cluster_job(engine: EngineView | None, job: Job) -> ClusterJob | None:
     """The job on the cluster: the engine's word on it when it speaks of the same cluster
     job, else the id the job file records with its state not known."""
+    from orgtui.views import ClusterJob
+
     if engine is None:
         return None
     seen = engine.jobs.get(job.id)
@@ -911,6 +749,7 @@ def read_engine_status(path: Path, engine: str) -> EngineView:
     import json
 
     from orgtui.atomic import read_regular
+    from orgtui.views import ClusterJob, EngineView
 
     try:
         data = json.loads(read_regular(path, ENGINE_STATUS_LIMIT))
@@ -1045,6 +884,7 @@ def _delta_text(comparison: Any) -> str:
 def _judge(paths: OrgPaths, runs: list[Any]) -> tuple[str, tuple[VerdictView, ...]]:
     from orgtui.errors import OrgtuiError
     from orgtui.ledger import Ledger
+    from orgtui.views import VerdictView
 
     try:
         ledger = Ledger.load(paths, runs=runs)

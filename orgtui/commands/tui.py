@@ -56,9 +56,8 @@ def run_cli(argv: list[str]) -> str:
 
 
 def load_tmux_library(socket: str | None) -> None:
-    """Import libtmux now, before the app runs: it reads ``sys.stdout.encoding`` when first
-    imported, and a running Textual app has replaced ``sys.stdout`` with an object that has
-    none, so a worker importing it later (a pane capture, a verb) would fail."""
+    """Import libtmux (on the event loop, after the first frame: it reads the terminal's own
+    stdout while it is imported), so that a worker's pane capture or verb finds it loaded."""
     from orgtui.supervisor.tmux import Tmux
 
     with contextlib.suppress(OrgtuiError):  # no tmux installed: previews stay empty
@@ -68,22 +67,18 @@ def load_tmux_library(socket: str | None) -> None:
 def launch_tui(root: Path, socket: str | None, *, narrator: Narrator | None = None) -> int:
     """Run the app until the person quits; agents keep running whatever happens here.
 
-    ``narrator`` tells a story over the org as it plays (``orgtui demo``)."""
-    from orgtui.config import load_config
+    ``narrator`` tells a story over the org as it plays (``orgtui demo``). Nothing is read or
+    imported here that the first frame does not need: org.toml (its ``[keys]`` too) comes with
+    the app's first full read, libtmux once the first frame is drawn."""
     from orgtui.tui.app import OrgApp
 
-    try:
-        keys = dict(load_config(root).keys)
-    except OrgtuiError:
-        keys = {}  # the header shows the config error; the TUI still opens
-    load_tmux_library(socket)
     app = OrgApp(
         root,
         socket,
-        keys=keys,
         takeover_runner=run_suspended,
         cli_runner=run_cli,
         narrator=narrator,
+        warm_up=lambda: load_tmux_library(socket),
     )
     app.run()
     where = f" --root {root}" + (f" --socket {socket}" if socket else "")

@@ -6,12 +6,15 @@ objects per agent: the supervisor must stay cheap with dozens of agents.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from orgtui.errors import OrgtuiError
 
@@ -60,14 +63,25 @@ class Pane:
     """Some client is looking at its window."""
 
 
+def import_libtmux() -> Any:
+    """libtmux, imported with the process's own stdout in place: it reads
+    ``sys.stdout.encoding`` when first imported, and inside a running Textual app ``sys.stdout``
+    is the app's print capture, which has none (the TUI imports it after its first frame)."""
+    if "libtmux" not in sys.modules and not hasattr(sys.stdout, "encoding"):
+        with contextlib.redirect_stdout(sys.__stdout__):
+            import libtmux
+    import libtmux
+
+    return libtmux
+
+
 class Tmux:
     """A tmux server: the user's default one, or a private ``tmux -L NAME``."""
 
     def __init__(self, socket_name: str | None = None) -> None:
         if shutil.which("tmux") is None:
             raise TmuxError("tmux is not installed: install it (apt install tmux) and retry")
-        import libtmux
-
+        libtmux = import_libtmux()
         self.socket_name = socket_name
         self.server = libtmux.Server(socket_name=socket_name) if socket_name else libtmux.Server()
 

@@ -137,18 +137,22 @@ class OrgApp(App[None]):
         cli_runner: CliRunner | None = None,
         commander: Commander | None = None,
         narrator: Narrator | None = None,
+        warm_up: Callable[[], None] | None = None,
     ) -> None:
         """The app over the org at ``root``.
 
         Args:
             root: the org's directory (where org.toml is).
             socket: the tmux server (``-L``) the org runs on; None: the one state.json records.
-            keys: org.toml ``[keys]``: binding id -> key, e.g. ``{"takeover": "t"}``.
+            keys: binding id -> key, e.g. ``{"takeover": "t"}``; None: org.toml's ``[keys]``,
+                applied when the org is first read in full (after the first frame).
             live: follow ``.org/`` and the panes; False draws one snapshot (tests, screenshots).
             clock: the time the header's uptime is counted to.
             takeover_runner, cli_runner: run ``orgtui attach`` / ``orgtui up``; None: not offered.
             commander: sends verbs; default ``supervisor.verbs.send`` on this org.
             narrator: tells a story over each snapshot (``orgtui demo``), shown above the cards.
+            warm_up: run on the event loop once the first frame is drawn (the tmux library,
+                which needs the terminal's own stdout while it is imported).
         """
         super().__init__()
         self.feed = Feed(root, socket, narrator)
@@ -158,6 +162,8 @@ class OrgApp(App[None]):
         self.cli_runner = cli_runner
         self.commander: Commander = commander or self._send
         self.keys = dict(keys or {})
+        self._keys_from_org = keys is None
+        self._warm_up = warm_up
         self.main_screen = MainScreen()
         self.set_keymap(self.keys)
         self._seats_read = asyncio.Event()
@@ -183,8 +189,10 @@ class OrgApp(App[None]):
             await asyncio.wait_for(self._seats_read.wait(), FIRST_READ_WAIT_S)
 
     def on_mount(self) -> None:
+        if self._warm_up is not None:
+            self.call_after_refresh(self._warm_up)
         if self.live:
-            self.watch_org()
+            self.call_after_refresh(self.watch_org)  # watchfiles: imported after the first frame
             self.set_interval(REFRESH_EVERY_S, self.refresh_snapshot)
             self.set_interval(PANE_EVERY_S, self.refresh_panes)
             self.set_interval(COMMIT_EVERY_S, self.refresh_commits)
@@ -214,6 +222,9 @@ class OrgApp(App[None]):
             self.call_after_refresh(self.refresh_snapshot)
 
     def watch_snapshot(self, old: OrgSnapshot | None, new: OrgSnapshot | None) -> None:
+        if self._keys_from_org and new is not None and new.complete and new.keys != self.keys:
+            self.keys = dict(new.keys)
+            self.set_keymap(self.keys)
         first = new is not None and new.complete and (old is None or not old.complete)
         if first and self.live:
             # after the main screen has drawn the first cards: previews go to visible ones

@@ -94,7 +94,8 @@ def test_the_status_line_narrates_each_beat_of_the_story() -> None:
     from types import SimpleNamespace
 
     from orgtui.demo import narrate
-    from orgtui.snapshot import AgentView, MessageView, OrgSnapshot
+    from orgtui.snapshot import AgentView, OrgSnapshot
+    from orgtui.views import MessageView
 
     def message(sender: str, subject: str, body: str = "") -> MessageView:
         return MessageView("id", sender, ("all",), subject, "result", "softcap", "", body=body)

@@ -15,6 +15,7 @@ from orgtui.tui.screens.help import HelpScreen
 from orgtui.tui.screens.ledger import LedgerScreen
 from orgtui.tui.screens.main import MainScreen
 from orgtui.tui.widgets.agent_card import AgentCard
+from orgtui.tui.widgets.keybar import KeyBar
 from tests.conftest import ORGTUI
 from tests.tui.conftest import SIZE, settle
 
@@ -255,6 +256,22 @@ async def test_keys_are_remappable(make_app, recorder) -> None:
         await settle(pilot)
     assert len(recorder.takeovers) == 1
     assert recorder.commands == [{"verb": "park", "agent": "chief"}]
+
+
+async def test_org_toml_keys_arrive_with_the_first_full_read(make_app, org_root, recorder) -> None:
+    """``orgtui`` reads no org.toml before the first frame: its ``[keys]`` are applied when the
+    org is first read in full, and the key bar shows them."""
+    toml = org_root / "org.toml"
+    toml.write_text(toml.read_text().replace("[ledger]", '[keys]\ntakeover = "t"\n\n[ledger]'))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert " t  Take over" in str(app.main_screen.query_one(KeyBar).render())
+        await pilot.press("enter")
+        assert recorder.takeovers == []
+        await pilot.press("t")
+        await settle(pilot)
+    assert len(recorder.takeovers) == 1
 
 
 async def test_supervisor_down_banner_and_start_key(make_app, org_root) -> None:

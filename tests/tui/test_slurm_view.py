@@ -17,9 +17,10 @@ from orgtui.atomic import atomic_write_bytes, atomic_write_json
 from orgtui.config import load_config
 from orgtui.paths import OrgPaths
 from orgtui.queue.jobs import JobState, submit, transition
-from orgtui.snapshot import ENGINE_STATUS_LIMIT, EngineView, Feed, read_engine_status
+from orgtui.snapshot import ENGINE_STATUS_LIMIT, Feed, read_engine_status
 from orgtui.tui.screens.queue import QueueScreen
 from orgtui.tui.widgets.agent_card import AgentCard
+from orgtui.views import EngineView
 from tests.tui.conftest import NOW, SIZE, settle
 from tests.tui.test_keys import shows
 from tests.tui.test_queue import job, rows

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from orgtui.atomic import atomic_write_json
 from orgtui.paths import OrgPaths
-from orgtui.snapshot import Feed, OrgSnapshot, SpendView
+from orgtui.snapshot import Feed, OrgSnapshot
 from orgtui.tui.screens.agent import spend_text
 from orgtui.tui.widgets.agent_card import AgentCard, run_line
+from orgtui.views import SpendView
 from tests.tui.conftest import NOW, SIZE, build_org, settle
 
 UNPRICED = "mystery-llm"

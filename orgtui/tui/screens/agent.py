@@ -15,9 +15,10 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from orgtui.snapshot import AgentView, Feed, OrgSnapshot, SpendView
+from orgtui.snapshot import AgentView, Feed, OrgSnapshot
 from orgtui.tui.messages import TakeOverRequested
 from orgtui.tui.widgets.keybar import KeyBar
+from orgtui.views import SpendView
 
 PANE_LINES = 40
 SPEND_MODELS = 8

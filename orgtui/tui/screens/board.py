@@ -19,10 +19,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
-from orgtui.snapshot import MessageView, OrgSnapshot
+from orgtui.snapshot import OrgSnapshot
 from orgtui.tui.messages import ComposeRequested
 from orgtui.tui.widgets.board_table import BoardTable
 from orgtui.tui.widgets.keybar import KeyBar
+from orgtui.views import MessageView
 
 
 def keep(message: MessageView, text: str) -> bool:

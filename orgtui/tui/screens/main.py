@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
 
-from orgtui.snapshot import AgentView, Narration, OrgSnapshot, VerdictView, uptime
+from orgtui.snapshot import AgentView, OrgSnapshot, uptime
 from orgtui.tui.messages import ComposeRequested, TakeOverRequested
 from orgtui.tui.widgets.agent_card import AgentCard, pane_lines_for
 from orgtui.tui.widgets.board_list import BoardList
@@ -26,6 +26,7 @@ from orgtui.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from orgtui.tui.screens.dialogs import Handoff, NewAgent
+    from orgtui.views import Narration, VerdictView
 
 CARD_WIDTH = 46
 CARD_HEIGHT = 11
@@ -67,8 +68,8 @@ class CardGrid(VerticalScroll):
 
 
 def hidden_strip(id: str) -> Static:
-    """A strip shown only when it has something to say (hidden from the start: hiding it
-    once mounted would cost the first frame a restyle)."""
+    """A strip shown only when it has something to say, composed hidden (hiding it once
+    mounted would cost the first frame a restyle)."""
     strip = Static(id=id)
     strip.display = False
     return strip
@@ -174,18 +175,17 @@ class MainScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="org-header")
         yield hidden_strip("banner")
-        yield hidden_strip("story")
         with Horizontal(id="main-body"):
             first = self._first_cards()
             # With the scroll bar it will need from the first layout on: appearing after it,
             # the bar would narrow every card, to be laid out and painted again.
             overflowing = grid_shape(len(first), *self._card_area())[2]
-            with CardGrid(id="cards", classes="-overflowing" if overflowing else ""):
-                yield from first
-            with Vertical(id="board-panel"):
-                yield Static("Board", classes="panel-title")
-                yield BoardList(id="main-board")
-        yield hidden_strip("verdicts")
+            self.grid = CardGrid(*first, id="cards", classes="-overflowing" if overflowing else "")
+            yield self.grid
+            # Its title in its own border: every container line is painted, even under others.
+            board = BoardList(id="main-board")
+            board.border_title = "Board"
+            yield board
         yield KeyBar()
 
     def _first_cards(self) -> list[AgentCard]:
@@ -221,7 +221,7 @@ class MainScreen(Screen):
         wide = self.app.size.width >= WIDE_ENOUGH_FOR_SIDE_BOARD
         body = self.query_one("#main-body")
         body.set_class(not wide, "-stacked")
-        cards = self.query_one("#cards")
+        cards = self.grid
         shown = sum(1 for card in self.cards if card.display)
         columns, height, overflowing = grid_shape(shown, *(cards.size or self._card_area()))
         if cards.styles.grid_size_columns != columns:
@@ -248,7 +248,8 @@ class MainScreen(Screen):
     # -- what is shown ---------------------------------------------------------------------
     @property
     def cards(self) -> list[AgentCard]:
-        return list(self.query(AgentCard))
+        """The cards, in order (the grid's children: no selector query over the screen)."""
+        return [card for card in self.grid.children if isinstance(card, AgentCard)]
 
     def visible_panes(self) -> dict[str, str]:
         """Agent name -> pane id, for the cards on screen (only those get a preview)."""
@@ -285,7 +286,7 @@ class MainScreen(Screen):
     def visible_slots(self) -> int:
         """How many cards the card area shows without scrolling (the screen's height before
         the first layout, a little more than that area)."""
-        cards = self.query_one("#cards")
+        cards = self.grid
         columns = max(1, (cards.size.width or self.size.width) // CARD_WIDTH)
         height = cards.size.height or self.size.height
         return columns * -(-height // self.card_height)
@@ -308,7 +309,7 @@ class MainScreen(Screen):
             self._filling = False
             return
         batch = [AgentCard(view, gpu_source=snapshot.gpu_source) for view in missing[:count]]
-        self.query_one("#cards", CardGrid).mount_all(batch)
+        self.grid.mount_all(batch)
         self._keep_order()
         self._filling = len(missing) > count
         if self._filling:
@@ -322,7 +323,7 @@ class MainScreen(Screen):
         if self.snapshot is None:
             return
         rank = {view.name: i for i, view in enumerate(self.snapshot.agents)}
-        container = self.query_one("#cards", CardGrid)
+        container = self.grid
         ordered = sorted(self.cards, key=lambda card: rank.get(card.agent, len(rank)))
         moved = False
         for index, card in enumerate(ordered):
@@ -391,10 +392,20 @@ class MainScreen(Screen):
                 "keep running. Press U to start it (orgtui up)."
             )
 
+    def _strip(self, id: str, shown: bool, **where: str) -> Static | None:
+        """The strip ``id`` when it has something to say: mounted the first time it has
+        (``where``: beside which widget), so the first frame lays out none it does not show."""
+        strip = self.query_one_optional(f"#{id}", Static)
+        if strip is None and shown:
+            strip = Static(id=id)
+            self.mount(strip, **where)
+        if strip is not None:
+            strip.display = shown
+        return strip if shown else None
+
     def _story(self, story: Narration | None) -> None:
-        strip = self.query_one("#story", Static)
-        strip.display = story is not None
-        if story is None:
+        strip = self._strip("story", story is not None, before="#main-body")
+        if strip is None or story is None:
             return
         text = Text(" ▶ " + story.line, style="bold red" if story.problem else "bold")
         if story.detail:
@@ -402,9 +413,8 @@ class MainScreen(Screen):
         strip.update(text)
 
     def _verdicts(self, verdicts: tuple[VerdictView, ...]) -> None:
-        strip = self.query_one("#verdicts", Static)
-        strip.display = bool(verdicts)
-        if not verdicts:
+        strip = self._strip("verdicts", bool(verdicts), after="#main-body")
+        if strip is None:
             return
         from orgtui.ledger.verdicts import VERDICT_STYLE  # loaded already by the snapshot's worker
 
@@ -453,7 +463,7 @@ class MainScreen(Screen):
         cards = [c for c in self.cards if c.display]
         if not cards:
             return
-        columns = max(1, int(self.query_one("#cards").styles.grid_size_columns or 1))
+        columns = max(1, int(self.grid.styles.grid_size_columns or 1))
         current = self.selected()
         index = cards.index(current) if current in cards else 0
         index = max(0, min(len(cards) - 1, index + rows * columns + cols))

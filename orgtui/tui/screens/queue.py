@@ -22,8 +22,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from orgtui.paths import OrgPaths
-from orgtui.snapshot import EngineView, JobView, OrgSnapshot, QueueView
+from orgtui.snapshot import OrgSnapshot, QueueView
 from orgtui.tui.widgets.keybar import KeyBar
+from orgtui.views import EngineView, JobView
 
 COLUMNS = (
     ("job", 24),

@@ -7,11 +7,14 @@ none of a ``DataTable``'s machinery, whose start alone costs the first frame abo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
-from orgtui.snapshot import MessageView
+if TYPE_CHECKING:
+    from orgtui.views import MessageView
+
 
 WHO_WIDTH = 18
 

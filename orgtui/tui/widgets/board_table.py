@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.widgets import DataTable
 
-from orgtui.snapshot import MessageView
+from orgtui.views import MessageView
 
 
 class BoardTable(DataTable):

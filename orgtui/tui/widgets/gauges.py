@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 
-from orgtui.snapshot import GpuView, smooth
+from orgtui.snapshot import smooth
+
+if TYPE_CHECKING:
+    from orgtui.views import GpuView
 
 BAR_WIDTH = 10
 

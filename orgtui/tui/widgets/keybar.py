@@ -22,8 +22,12 @@ class KeyBar(Static):
     }
     """
 
+    _shown = ""
+
     def on_mount(self) -> None:
-        self.call_after_refresh(self.show_keys)
+        self.show_keys()
+        # Remapped keys (org.toml's, read after the first frame) and bindings that come and go.
+        self.screen.bindings_updated_signal.subscribe(self, lambda _screen: self.show_keys())
 
     def show_keys(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -35,4 +39,6 @@ class KeyBar(Static):
             seen.add(binding.action)
             text += Text(f" {self.app.get_key_display(binding)} ", style="bold reverse")
             text += Text(f" {binding.description}  ")
-        self.update(text)
+        if text.plain != self._shown:
+            self._shown = text.plain
+            self.update(text)
