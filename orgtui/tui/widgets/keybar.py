@@ -29,6 +29,9 @@ class KeyBar(Static):
         # Remapped keys (org.toml's, read after the first frame) and bindings that come and go.
         self.screen.bindings_updated_signal.subscribe(self, lambda _screen: self.show_keys())
 
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
     def show_keys(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         seen = set()
