@@ -216,7 +216,7 @@ def test_a_killed_supervisor_finds_its_slurm_jobs_again_and_submits_none_twice(
 ) -> None:
     paths = slurm_org(git_repo)
     start(git_repo, tmux_socket)
-    asked = enqueue(git_repo, "a1", "long", 2, "--max-steps", "20")  # outlives a restart
+    asked = enqueue(git_repo, "a1", "long", 2, "--max-steps", "40")  # outlives a restart
     mid = wait_for(lambda: slurm_running(paths, slurm_cluster, 2), "two jobs mid-run", 120)
     old = state(git_repo)["supervisor"]["pid"]
     os.kill(old, signal.SIGKILL)
@@ -241,7 +241,7 @@ def test_a_preempted_job_is_resubmitted_once(
 ) -> None:
     paths = slurm_org(git_repo, requeue=True)
     start(git_repo, tmux_socket)
-    steps = ("--max-steps", "20")  # still running when the urgent job lands
+    steps = ("--max-steps", "30")  # still running when the urgent job lands
     enqueue(git_repo, "a1", "wide", slurm_cluster.max_concurrent, *steps)
     wait_for(
         lambda: slurm_running(paths, slurm_cluster, slurm_cluster.max_concurrent),
