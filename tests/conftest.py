@@ -21,6 +21,12 @@ settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# One thread for every torch the tests start (trainers in subprocesses, and the workers' own):
+# the suite runs two workers on as many cores, and torch's default of a thread per core made
+# concurrent trainers spin against each other for several times the CPU. Jobs on the queue's
+# CPU slots get one a slot anyway; a test that is about threads sets its own.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
