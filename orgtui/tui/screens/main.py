@@ -161,6 +161,8 @@ class MainScreen(Screen):
 
     filter_text: reactive[str] = reactive("")
     """Only cards whose name, role, backend or state contain it are shown."""
+    grid: CardGrid
+    """The cards' container (composed with the first frame's cards)."""
 
     def __init__(self) -> None:
         super().__init__()
