@@ -12,26 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from orgtui.tasks import TASKS_DIR
 from orgtui.trial import plan_trial, run_plan, trial_json
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "trials"
-RINGCLF = (
-    '[task]\nname = "ringclf"\nsource = "{source}"\nmetric = "val_acc"\ndirection = "max"\n'
-    'cost = "wall_seconds"\ncommand = ["python", "-m", "ringclf.train"]\nbaseline = "baseline"\n'
-    "seeds = 3\n"
-)
-
-
-def task_file(scratch: Path) -> str:
-    """The shipped ringclf task, else one written from the task contract."""
-    if (TASKS_DIR / "ringclf.toml").is_file():
-        return "ringclf"
-    (scratch / "tasks").mkdir()
-    file = scratch / "tasks" / "ringclf.toml"
-    file.write_text(RINGCLF.format(source=ROOT / "ringclf"))
-    return str(file)
 
 
 def main() -> None:
@@ -40,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         designs = [EXAMPLES / "sloppy.toml", EXAMPLES / "disciplined.toml"]
-        plan = plan_trial(designs, task_file(Path(scratch)), args.budget, 1, Path(scratch) / "t")
+        plan = plan_trial(designs, "ringclf", args.budget, 1, Path(scratch) / "t")
         started = time.monotonic()
         scores = run_plan(plan, say=lambda line: print(line, flush=True))
         wall = time.monotonic() - started

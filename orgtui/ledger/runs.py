@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -377,22 +377,12 @@ def _evals(
     return sorted(points, key=lambda p: (p[1], p[0]))
 
 
-def _largest_seconds(
-    records: list[tuple[int, dict[str, Any]]], clock: _Clock, reading: _Reading
-) -> float | None:
-    values = [
-        clock.seconds(record, reading, f"{METRICS_FILE} line {number}")
-        for number, record in records
-        if record.get("event") in ("train", "eval")
-    ]
-    return max((v for v in values if v is not None), default=None)
-
-
 def _largest(
-    records: list[tuple[int, dict[str, Any]]], key: str, reading: _Reading
+    records: list[tuple[int, dict[str, Any]]], value: Callable[[dict[str, Any], str], float | None]
 ) -> float | None:
+    """The largest ``value(record, where)`` over the train and eval lines that have one."""
     values = [
-        reading.number(record, key, f"{METRICS_FILE} line {number}")
+        value(record, f"{METRICS_FILE} line {number}")
         for number, record in records
         if record.get("event") in ("train", "eval")
     ]
@@ -429,7 +419,7 @@ def _seconds_cost(
     reading: _Reading,
 ) -> float:
     """The largest seconds any line reached, else the run's wall time (on the clock's GPUs)."""
-    largest = _largest_seconds(records, clock, reading)
+    largest = _largest(records, lambda record, where: clock.seconds(record, reading, where))
     if largest is not None:
         return largest
     return wall * clock.gpus if wall is not None else 0.0
@@ -483,8 +473,8 @@ def load_run(run_dir: Path, measure: Measure = DEFAULT) -> Run:
         status=status,
         started=started,
         wall_s=wall,
-        tokens=int(_largest(records, "tokens", reading) or 0),
-        flops=_largest(records, "flops", reading) or 0.0,
+        tokens=int(_largest(records, lambda r, where: reading.number(r, "tokens", where)) or 0),
+        flops=_largest(records, lambda r, where: reading.number(r, "flops", where)) or 0.0,
         train=tuple(train),
         evals=tuple(evals),
         final_value=final,
