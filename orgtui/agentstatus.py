@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from orgtui.atomic import atomic_write_json
 from orgtui.paths import OrgPaths
 
 AGENT_STATES = ("starting", "working", "waiting", "idle")
+PLAYBOOK_FAILED = "playbook failed"
+"""How a scripted agent's detail begins when its playbook stopped on an error."""
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,13 @@ def read_status(paths: OrgPaths, agent: str) -> AgentStatus | None:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def failed_playbooks(paths: OrgPaths, agents: Iterable[str]) -> dict[str, str]:
+    """Agent -> what it said, for each of ``agents`` whose playbook stopped on an error."""
+    failed = {}
+    for name in agents:
+        status = read_status(paths, name)
+        if status is not None and status.detail.startswith(PLAYBOOK_FAILED):
+            failed[name] = status.detail
+    return failed

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orgtui.agentstatus import PLAYBOOK_FAILED, failed_playbooks
 from orgtui.config import BUNDLED_ROLES_DIR
 from orgtui.errors import OrgtuiError
 from orgtui.paths import OrgPaths
@@ -157,7 +158,7 @@ STORY = (
 def narrate(snapshot: OrgSnapshot, runs: Sequence[Any]) -> Narration:
     """The demo's status line: the story's latest beat, the runs done, or the conclusion."""
     for agent in snapshot.agents:
-        if agent.detail.startswith("playbook failed"):
+        if agent.detail.startswith(PLAYBOOK_FAILED):
             return Narration(
                 f"{agent.name}: {agent.detail} (its pane: `orgtui attach {agent.name}`)",
                 problem=True,
@@ -270,13 +271,9 @@ def _mtime(directory: Path) -> int | None:
 
 def failed_agent(paths: OrgPaths) -> str | None:
     """A scripted agent whose playbook stopped: the demo cannot conclude."""
-    from orgtui.agentstatus import read_status
-
-    for name in DEMO_AGENTS:
-        status = read_status(paths, name)
-        if status and status.detail and status.detail.startswith("playbook failed"):
-            return f"agent {name}: {status.detail} (its pane: `orgtui attach {name}`)"
-    return None
+    failed = failed_playbooks(paths, DEMO_AGENTS)
+    name = next(iter(failed), None)
+    return f"agent {name}: {failed[name]} (its pane: `orgtui attach {name}`)" if name else None
 
 
 def run_demo(

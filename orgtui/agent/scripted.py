@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orgtui.agentstatus import write_status
+from orgtui.agentstatus import PLAYBOOK_FAILED, write_status
 from orgtui.config import AgentSpec, OrgConfig
 from orgtui.errors import OrgtuiError
 from orgtui.invocation import orgtui_command
@@ -268,7 +268,7 @@ def run_playbook(
         final = "playbook done"
     except OrgtuiError as error:
         print(f"playbook stopped: {error}", flush=True)
-        final, code = f"playbook failed: {error}", 1
+        final, code = f"{PLAYBOOK_FAILED}: {error}", 1
     write_status(config.paths, spec.name, "idle", source="scripted", detail=final)
     if not stay:
         return code

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orgtui.agentstatus import failed_playbooks
 from orgtui.config import OrgConfig
 from orgtui.errors import OrgtuiError
 from orgtui.ledger import Ledger, Run, load_runs
@@ -121,7 +122,10 @@ def run_trial(
         held_out=held,
         tokens=tokens,
         money=money,
-        problems=tuple(failed_playbooks(paths, config)),
+        problems=tuple(
+            f"{name}: {detail}"
+            for name, detail in failed_playbooks(paths, config.agent_names).items()
+        ),
     )
 
 
@@ -167,17 +171,6 @@ def quiet(paths: OrgPaths, config: OrgConfig) -> Quiet | None:
     if not all(job.state.finished for job in queue):
         return None
     return frozenset(message_ids(paths) or ()), len(queue)
-
-
-def failed_playbooks(paths: OrgPaths, config: OrgConfig) -> list[str]:
-    from orgtui.agentstatus import read_status
-
-    problems = []
-    for name in config.agent_names:
-        status = read_status(paths, name)
-        if status and status.detail.startswith("playbook failed"):
-            problems.append(f"{name}: {status.detail}")
-    return problems
 
 
 def end_jobs(paths: OrgPaths) -> None:
